@@ -1,0 +1,68 @@
+/** Every error answer is built here, as RFC 9457 `application/problem+json`. */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { BacklogFullError, BrokerError, type FieldIssue, ValidationError } from "../src/broker/mod.ts";
+
+/** An error at the HTTP edge that is not the core's: bad JSON, unreadable content type. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    readonly detail: string,
+    readonly errors?: readonly FieldIssue[],
+  ) {
+    super(detail);
+  }
+}
+
+const STATUS_OF_CORE_ERROR: Record<string, ContentfulStatusCode> = {
+  "invalid": 400,
+  "batch-too-large": 413,
+  "backlog-full": 503,
+  "too-many-subscriptions": 503,
+  "not-found": 404,
+  "not-required": 409,
+  "ack-beyond-delivered": 409,
+  "closed": 503,
+};
+
+const TITLES: Record<string, string> = {
+  "invalid": "Invalid input",
+  "invalid-json": "Invalid JSON",
+  "batch-too-large": "Batch too large",
+  "body-too-large": "Body too large",
+  "unsupported-media-type": "Unsupported content type",
+  "backlog-full": "Subscription backlog full",
+  "too-many-subscriptions": "Too many subscriptions",
+  "not-found": "Not found",
+  "not-required": "Not a required subscription",
+  "ack-beyond-delivered": "Ack beyond delivered events",
+  "closed": "Shutting down",
+};
+
+/** Seconds a refused publisher should wait before trying again. */
+const RETRY_AFTER_SECONDS = "1";
+
+export function problemResponse(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Response {
+  const body = { type: `/problems/${code}`, title: TITLES[code] ?? "Error", status, detail, ...extra };
+  const headers: Record<string, string> = { "Content-Type": "application/problem+json" };
+  if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+/** The one place any thrown error becomes an answer. */
+export function errorToResponse(error: unknown, c: Context): Response {
+  if (error instanceof HttpProblem) {
+    return problemResponse(error.status, error.code, error.detail, error.errors ? { errors: error.errors } : {});
+  }
+  if (error instanceof BrokerError) {
+    const extra: Record<string, unknown> = {};
+    if (error instanceof ValidationError) extra.errors = error.issues;
+    if (error instanceof BacklogFullError) extra.subscription = error.subscriptionId;
+    return problemResponse(STATUS_OF_CORE_ERROR[error.code] ?? 400, error.code, error.message, extra);
+  }
+  if (error instanceof HTTPException) return problemResponse(error.status, "http", error.message || "request refused");
+  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+  return problemResponse(500, "internal", "the broker failed to handle this request");
+}

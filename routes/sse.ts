@@ -1,0 +1,163 @@
+/**
+ * Server-Sent Events framing and the connection that drains one stream subscription.
+ * Each drain writes everything the subscription has ready as one chunk, reusing every
+ * event's JSON bytes as they were encoded at acceptance.
+ */
+import { type AcceptedEvent, isNotice, type StreamItem, type StreamNotice, type StreamSubscription } from "../src/broker/mod.ts";
+
+/** Headers of every event stream; `X-Accel-Buffering: no` stops nginx buffering it. */
+export const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache",
+  "X-Accel-Buffering": "no",
+} as const;
+
+const utf8 = new TextEncoder();
+const FRAME_END = utf8.encode("\n\n");
+const PING = ": ping\n\n";
+
+/** A named SSE message, for broker notices (EventSource's `onmessage` ignores them). */
+export function namedMessage(name: string, data: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+function noticeMessage(notice: StreamNotice): string {
+  const { kind, ...data } = notice;
+  return namedMessage(`broker.${kind}`, data);
+}
+
+/** Frames items (and a ping) into one chunk. Event types are `[A-Za-z0-9._:-]`, so no field can break a line. */
+export function encodeItems(items: readonly StreamItem[], named: boolean, ping: boolean): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const add = (part: Uint8Array) => {
+    parts.push(part);
+    length += part.length;
+  };
+  for (const item of items) {
+    if (isNotice(item)) add(utf8.encode(noticeMessage(item)));
+    else {
+      add(utf8.encode(eventPrefix(item, named)));
+      add(item.json);
+      add(FRAME_END);
+    }
+  }
+  if (ping) add(utf8.encode(PING));
+  const chunk = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    chunk.set(part, offset);
+    offset += part.length;
+  }
+  return chunk;
+}
+
+function eventPrefix(event: AcceptedEvent, named: boolean): string {
+  return named ? `event: ${event.type}\nid: ${event.seq}\ndata: ` : `id: ${event.seq}\ndata: `;
+}
+
+export interface SseOptions {
+  /** Sent first, as `retry:`: how long EventSource waits before reconnecting (ms). */
+  readonly retryMs: number;
+  /** Adds `event: <type>` to each event. */
+  readonly named: boolean;
+  /** Called once when the connection ends, however it ends. */
+  readonly onEnd: () => void;
+}
+
+/** One open event stream: waits for its subscription, writes what it has, ends after the closing notice. */
+export class SseConnection {
+  #wake: (() => void) | null = null;
+  #pingDue = false;
+  #ended = false;
+
+  constructor(readonly subscription: StreamSubscription, private readonly options: SseOptions) {
+    subscription.onReadable = () => this.#wakeUp();
+  }
+
+  /** Asks for a `: ping` comment with the next write, so idle proxies keep the stream. */
+  ping(): void {
+    this.#pingDue = true;
+    this.#wakeUp();
+  }
+
+  /** The response body. Nothing is buffered here: a slow reader leaves events in the subscription's bounded buffer. */
+  body(): ReadableStream<Uint8Array> {
+    const preamble = `retry: ${this.options.retryMs}\n\n` + namedMessage("broker.subscribed", { id: this.subscription.id });
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(utf8.encode(preamble)),
+      pull: (controller) => this.#writeNext(controller),
+      cancel: () => this.end(),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Idempotent: the client left, the stream finished, or the runtime signalled late. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#wakeUp();
+    this.options.onEnd();
+  }
+
+  async #writeNext(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    let items = this.subscription.read();
+    while (items.length === 0 && !this.#pingDue && !this.#ended) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      items = this.subscription.read();
+    }
+    if (this.#ended && !this.subscription.finished) return;
+    const chunk = encodeItems(items, this.options.named, this.#pingDue);
+    this.#pingDue = false;
+    try {
+      controller.enqueue(chunk);
+      if (this.subscription.finished) {
+        controller.close();
+        this.end();
+      }
+    } catch {
+      this.end(); // the client is gone and the runtime already cancelled the stream
+    }
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}
+
+/** Every open connection, for one heartbeat timer and for shutdown. */
+export class SseHub {
+  readonly #connections = new Set<SseConnection>();
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #drained: (() => void) | null = null;
+
+  constructor(heartbeatMs: number) {
+    this.#heartbeat = setInterval(() => this.#connections.forEach((connection) => connection.ping()), heartbeatMs);
+  }
+
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  add(connection: SseConnection): void {
+    this.#connections.add(connection);
+  }
+
+  delete(connection: SseConnection): void {
+    this.#connections.delete(connection);
+    if (this.#connections.size === 0) this.#drained?.();
+  }
+
+  /** Resolves once every connection has ended, or after `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    clearInterval(this.#heartbeat);
+    if (this.#connections.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => (this.#drained = resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+}

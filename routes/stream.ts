@@ -1,0 +1,51 @@
+/** `GET /events/stream`: a live stream subscription over Server-Sent Events. */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Broker } from "../src/broker/mod.ts";
+import { parseOrThrow } from "../src/broker/validate.ts";
+import type { AppEnv } from "./env.ts";
+import { SSE_HEADERS, SseConnection, type SseHub } from "./sse.ts";
+
+const SEQ = /^\d{1,15}$/;
+
+const streamQuerySchema = z.object({
+  types: z.string().optional(),
+  since: z.string().regex(SEQ, "must be a seq: a whole number, 0 or more").optional(),
+  named: z.enum(["1", "0", "true", "false"], { error: 'must be "1" or "0"' }).optional(),
+  lastEventId: z.string().regex(SEQ, "must be the seq of the last event received").optional(),
+});
+
+export interface StreamRouteOptions {
+  readonly retryMs: number;
+}
+
+export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOptions) {
+  return new Hono<AppEnv>().get("/", (c) => {
+    const query = parseOrThrow(streamQuerySchema, { ...c.req.query(), lastEventId: c.req.header("last-event-id") });
+    // EventSource sends Last-Event-ID on reconnect while the URL keeps the first ?since.
+    const since = query.lastEventId ?? query.since;
+    const subscription = broker.subscribe({
+      kind: "stream",
+      types: parseTypes(query.types),
+      since: since === undefined ? undefined : Number(since),
+    });
+    const connection = new SseConnection(subscription, {
+      retryMs: options.retryMs,
+      named: query.named === "1" || query.named === "true",
+      onEnd: () => {
+        broker.unsubscribe(subscription.id, "client-gone");
+        hub.delete(connection);
+      },
+    });
+    hub.add(connection);
+    c.req.raw.signal.addEventListener("abort", () => connection.end(), { once: true });
+    c.env?.holdOpen?.(c.req.raw);
+    return new Response(connection.body(), { headers: SSE_HEADERS });
+  });
+}
+
+/** `a,b.*` as a list; absent, empty or `*` means every type. */
+function parseTypes(types: string | undefined): string[] {
+  const list = (types ?? "").split(",").map((type) => type.trim()).filter((type) => type !== "");
+  return list.length > 0 ? list : ["*"];
+}

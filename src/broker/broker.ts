@@ -1,0 +1,388 @@
+/**
+ * The broker: every delivery rule lives here.
+ *
+ * - Each accepted event gets the next `seq`; that order is every subscriber's order.
+ * - A publish (one event or a batch) is atomic: validated whole, checked against every
+ *   required backlog, then accepted whole with consecutive seqs, or refused whole.
+ * - Each event is routed by its own type, through an index of type patterns.
+ * - Required subscribers get each publish's matching events as one unit, in order, and
+ *   keep them until acknowledged; a publish that would overflow one is refused.
+ * - Delivered events are leased for `ackTimeoutMs`; once the oldest lease lapses, the next
+ *   pull delivers again from the first unacknowledged event.
+ * - Stream subscribers are offered each event; a full buffer drops it for that stream only.
+ * - A paused subscriber is skipped: what is accepted meanwhile never reaches it.
+ * - A required subscriber neither pulled nor acked for `expireAfterMs` is removed.
+ */
+import type { Clock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
+import {
+  AckBeyondDeliveredError,
+  BacklogFullError,
+  BatchTooLargeError,
+  BrokerClosedError,
+  NotRequiredError,
+  SubscriptionNotFoundError,
+  TooManySubscriptionsError,
+  ValidationError,
+} from "./errors.ts";
+import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
+import { type EventLog, RingHistory } from "./history.ts";
+import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
+import { StreamSubscription } from "./stream-subscription.ts";
+import { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema } from "./subscription-spec.ts";
+import { TypeIndex } from "./type-index.ts";
+import { parseOrThrow } from "./validate.ts";
+
+export type Subscription = RequiredSubscription | StreamSubscription;
+
+/** Settings of a broker; every field has the default shown. */
+export interface BrokerOptions {
+  /** Accepted events kept for resuming streams (10,000). */
+  historySize: number;
+  /** A stream's buffer, in events (1,024) and in bytes of JSON (1 MiB). */
+  streamBuffer: number;
+  streamBufferBytes: number;
+  /** Most events in one batch (1,000). */
+  maxBatch: number;
+  /** Defaults of a required subscription: lease (30 s), backlog (100,000), idle expiry (10 min). */
+  ackTimeoutMs: number;
+  maxBacklog: number;
+  expireAfterMs: number;
+  /** Longest a pull may wait for events (60 s). */
+  maxWaitMs: number;
+  /** Most open streams (20,000) and required subscriptions (10,000). */
+  maxStreams: number;
+  maxRequired: number;
+  /** How often idle required subscriptions are looked for (1 s). */
+  sweepIntervalMs: number;
+  clock: Clock;
+  /** Makes ids for events without one and for subscriptions (random UUIDs). */
+  newId: () => string;
+  /** Where accepted events are kept for replay (a ring of `historySize`). */
+  log?: EventLog;
+}
+
+export const defaultBrokerOptions: BrokerOptions = {
+  historySize: 10_000,
+  streamBuffer: 1_024,
+  streamBufferBytes: 1_048_576,
+  maxBatch: 1_000,
+  ackTimeoutMs: 30_000,
+  maxBacklog: 100_000,
+  expireAfterMs: 600_000,
+  maxWaitMs: 60_000,
+  maxStreams: 20_000,
+  maxRequired: 10_000,
+  sweepIntervalMs: 1_000,
+  clock: systemClock,
+  newId: () => crypto.randomUUID(),
+};
+
+/** What a publish accepted: `first`..`last` are the seqs of its events. */
+export interface PublishResult {
+  readonly accepted: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+export interface PullOptions {
+  /** Events wanted (100); a batch is never split, so more may come. */
+  max?: number;
+  /** How long to wait when nothing is ready (0 = answer at once), at most `maxWaitMs`. */
+  waitMs?: number;
+  /** Acknowledge through this seq before pulling. */
+  ack?: number;
+  /** Ends the wait, answering with no events. */
+  signal?: AbortSignal;
+}
+
+export class Broker {
+  readonly options: BrokerOptions;
+  readonly #clock: Clock;
+  readonly #log: EventLog;
+  readonly #subscriptions = new Map<string, Subscription>();
+  readonly #requiredIndex = new TypeIndex<RequiredSubscription>();
+  readonly #streamIndex = new TypeIndex<StreamSubscription>();
+  #lastSeq = 0;
+  #streamCount = 0;
+  #closed = false;
+  #cancelSweep: () => void;
+
+  constructor(options: Partial<BrokerOptions> = {}) {
+    this.options = { ...defaultBrokerOptions, ...options };
+    this.#clock = this.options.clock;
+    this.#log = this.options.log ?? new RingHistory(this.options.historySize);
+    this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
+  }
+
+  /** The seq of the last accepted event (0 before any). */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Accepts one event. Throws ValidationError (paths from the event's root),
+   * BacklogFullError, or BrokerClosedError; nothing is accepted then.
+   */
+  send(event: unknown): PublishResult {
+    return this.#publish([event], () => "");
+  }
+
+  /**
+   * Accepts a batch atomically, with consecutive seqs; each acknowledging subscriber gets
+   * its matching events of the batch in one delivery. Throws as `send` (paths start with
+   * the event's index), and BatchTooLargeError over `maxBatch`.
+   */
+  sendBatch(events: readonly unknown[]): PublishResult {
+    if (events.length > this.options.maxBatch) throw new BatchTooLargeError(events.length, this.options.maxBatch);
+    if (events.length === 0) throw new ValidationError([{ path: "", message: "the batch holds no events" }]);
+    return this.#publish(events, (index) => `/${index}`);
+  }
+
+  #publish(inputs: readonly unknown[], pathOf: (index: number) => string): PublishResult {
+    if (this.#closed) throw new BrokerClosedError();
+    const prepared = this.#prepare(inputs, pathOf);
+    this.#checkBacklogs(prepared);
+    const first = this.#lastSeq + 1;
+    const events = prepared.map((event, index) => acceptEvent(event, first + index));
+    this.#lastSeq += events.length;
+    this.#log.append(events);
+    this.#deliverToRequired(events);
+    this.#offerToStreams(events);
+    return { accepted: events.length, first, last: this.#lastSeq };
+  }
+
+  #prepare(inputs: readonly unknown[], pathOf: (index: number) => string): PreparedEvent[] {
+    const valid = validateEvents(inputs, pathOf);
+    const nowIso = new Date(this.#clock.now()).toISOString();
+    return valid.map((input, index) => {
+      try {
+        return prepareEvent(input, nowIso, this.options.newId);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: pathOf(index) + issue.path })));
+      }
+    });
+  }
+
+  /** Refuses the whole publish if any required subscriber would hold too many events. */
+  #checkBacklogs(events: readonly PreparedEvent[]): void {
+    const added = new Map<RequiredSubscription, number>();
+    for (const event of events) {
+      for (const sub of this.#requiredIndex.match(event.type)) {
+        if (!sub.paused) added.set(sub, (added.get(sub) ?? 0) + 1);
+      }
+    }
+    for (const [sub, count] of added) {
+      if (sub.backlog + count > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
+    }
+  }
+
+  #deliverToRequired(events: readonly AcceptedEvent[]): void {
+    const units = new Map<RequiredSubscription, AcceptedEvent[]>();
+    for (const event of events) {
+      for (const sub of this.#requiredIndex.match(event.type)) {
+        if (sub.paused) continue;
+        const unit = units.get(sub);
+        if (unit) unit.push(event);
+        else units.set(sub, [event]);
+      }
+    }
+    for (const [sub, unit] of units) {
+      sub.enqueue(unit);
+      this.#serveWaiters(sub);
+    }
+  }
+
+  #offerToStreams(events: readonly AcceptedEvent[]): void {
+    for (const event of events) {
+      for (const sub of this.#streamIndex.match(event.type)) {
+        if (!sub.paused) sub.offer(event);
+      }
+    }
+  }
+
+  /**
+   * Opens a subscription. Streams see events accepted from now on, after a replay of the
+   * kept history following `since` when given; required ones see events from now on.
+   * Throws ValidationError for a bad spec, TooManySubscriptionsError past the limits.
+   */
+  subscribe(spec: { kind: "stream" } & StreamSpec): StreamSubscription;
+  subscribe(spec: { kind: "required" } & RequiredSpec): RequiredSubscription;
+  subscribe(spec: ({ kind: "stream" } & StreamSpec) | ({ kind: "required" } & RequiredSpec)): Subscription;
+  subscribe(spec: ({ kind: "stream" } & StreamSpec) | ({ kind: "required" } & RequiredSpec)): Subscription {
+    if (this.#closed) throw new BrokerClosedError();
+    const { kind, ...rest } = spec;
+    const sub = kind === "stream" ? this.#newStream(rest) : this.#newRequired(rest);
+    this.#subscriptions.set(sub.id, sub);
+    if (sub.kind === "stream") {
+      this.#streamIndex.add(sub, sub.types);
+      this.#streamCount++;
+    } else this.#requiredIndex.add(sub, sub.types);
+    return sub;
+  }
+
+  /** Opens several required subscriptions at once: all of them, or none. */
+  subscribeBatch(specs: readonly RequiredSpec[]): RequiredSubscription[] {
+    specs.forEach((spec, index) => parseOrThrow(requiredSpecSchema, spec, `/${index}`));
+    if (this.#subscriptions.size - this.#streamCount + specs.length > this.options.maxRequired) {
+      throw new TooManySubscriptionsError("required", this.options.maxRequired);
+    }
+    return specs.map((spec) => this.subscribe({ kind: "required", ...spec }));
+  }
+
+  #newStream(spec: StreamSpec): StreamSubscription {
+    const { types, since } = parseOrThrow(streamSpecSchema, spec);
+    if (this.#streamCount >= this.options.maxStreams) throw new TooManySubscriptionsError("stream", this.options.maxStreams);
+    const limits = { maxEvents: this.options.streamBuffer, maxBytes: this.options.streamBufferBytes };
+    const replay = since === undefined ? undefined : { afterSeq: since, untilSeq: this.#lastSeq };
+    return new StreamSubscription(this.options.newId(), types, this.#clock.now(), limits, this.#log, replay);
+  }
+
+  #newRequired(spec: RequiredSpec): RequiredSubscription {
+    const { types, name, ...options } = parseOrThrow(requiredSpecSchema, spec);
+    if (this.#subscriptions.size - this.#streamCount >= this.options.maxRequired) {
+      throw new TooManySubscriptionsError("required", this.options.maxRequired);
+    }
+    const { ackTimeoutMs, maxBacklog, expireAfterMs } = { ...this.options, ...options };
+    return new RequiredSubscription(this.options.newId(), name, types, this.#clock.now(), { ackTimeoutMs, maxBacklog, expireAfterMs }, this.#lastSeq);
+  }
+
+  /**
+   * Removes a subscription: a stream is closed (its reader gets a closing notice with
+   * `reason`), a required one's backlog is released and its waiting pulls answered.
+   * Returns false when there is no such subscription.
+   */
+  unsubscribe(id: string, reason = "deleted"): boolean {
+    const sub = this.#subscriptions.get(id);
+    if (!sub) return false;
+    this.#subscriptions.delete(id);
+    if (sub.kind === "stream") {
+      this.#streamIndex.remove(sub, sub.types);
+      this.#streamCount--;
+      sub.close(reason);
+    } else {
+      this.#requiredIndex.remove(sub, sub.types);
+      sub.clear();
+      for (const waiter of sub.waiters.splice(0)) waiter.deliver([]);
+    }
+    return true;
+  }
+
+  /** Throws SubscriptionNotFoundError for an unknown id. */
+  get(id: string): Subscription {
+    const sub = this.#subscriptions.get(id);
+    if (!sub) throw new SubscriptionNotFoundError(id);
+    return sub;
+  }
+
+  list(): Subscription[] {
+    return [...this.#subscriptions.values()];
+  }
+
+  /** Pauses (skips) or resumes a subscription. */
+  setPaused(id: string, paused: boolean): Subscription {
+    const sub = this.get(id);
+    sub.paused = paused;
+    return sub;
+  }
+
+  /**
+   * Acknowledges everything through `seq` (cumulative). Below the ack point it is a
+   * no-op; beyond the last delivered seq it throws AckBeyondDeliveredError.
+   */
+  ack(id: string, seq: number): RequiredSubscription {
+    const sub = this.#required(id);
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new ValidationError([{ path: "/seq", message: "must be a whole number, 0 or more" }]);
+    if (seq > sub.lastDeliveredSeq) throw new AckBeyondDeliveredError(seq, sub.lastDeliveredSeq);
+    sub.ackThrough(seq);
+    sub.lastPulledAt = this.#clock.now();
+    return sub;
+  }
+
+  /**
+   * Takes the next deliveries of a required subscription: at once when events are
+   * ready, else when one arrives, a lease lapses, or `waitMs` passes (then none).
+   */
+  pull(id: string, { max = 100, waitMs = 0, ack, signal }: PullOptions = {}): Promise<Delivery[]> {
+    const sub = this.#required(id);
+    if (ack !== undefined) this.ack(id, ack);
+    sub.lastPulledAt = this.#clock.now();
+    const ready = this.#take(sub, max);
+    if (ready.length > 0 || waitMs <= 0 || this.#closed || signal?.aborted) return Promise.resolve(ready);
+    return this.#wait(sub, max, Math.min(waitMs, this.options.maxWaitMs), signal);
+  }
+
+  #wait(sub: RequiredSubscription, max: number, waitMs: number, signal?: AbortSignal): Promise<Delivery[]> {
+    const deadline = this.#clock.now() + waitMs;
+    return new Promise((resolve) => {
+      let cancelTimer = () => {};
+      const waiter = {
+        max,
+        deliver: (deliveries: Delivery[]) => {
+          cancelTimer();
+          signal?.removeEventListener("abort", onAbort);
+          const index = sub.waiters.indexOf(waiter);
+          if (index !== -1) sub.waiters.splice(index, 1);
+          sub.lastPulledAt = this.#clock.now();
+          resolve(deliveries);
+        },
+      };
+      const onAbort = () => waiter.deliver([]);
+      const arm = () => {
+        const wakeAt = Math.min(deadline, sub.oldestLeaseExpiresAt() ?? Infinity);
+        cancelTimer = this.#clock.setTimer(onTimer, Math.max(0, wakeAt - this.#clock.now()));
+      };
+      const onTimer = () => {
+        const deliveries = this.#take(sub, max);
+        if (deliveries.length > 0 || this.#clock.now() >= deadline) waiter.deliver(deliveries);
+        else arm();
+      };
+      sub.waiters.push(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      arm();
+    });
+  }
+
+  /** The lease rule: once the oldest lease lapses, delivery starts over from the first unacked. */
+  #take(sub: RequiredSubscription, max: number): Delivery[] {
+    const now = this.#clock.now();
+    const leaseEnd = sub.oldestLeaseExpiresAt();
+    if (leaseEnd !== undefined && leaseEnd <= now) sub.rewind();
+    return sub.take(Math.max(1, max), now + sub.options.ackTimeoutMs);
+  }
+
+  #serveWaiters(sub: RequiredSubscription): void {
+    while (sub.waiters.length > 0 && sub.hasUndelivered()) {
+      const waiter = sub.waiters[0];
+      waiter.deliver(this.#take(sub, waiter.max));
+    }
+  }
+
+  #required(id: string): RequiredSubscription {
+    const sub = this.get(id);
+    if (sub.kind !== "required") throw new NotRequiredError(id);
+    return sub;
+  }
+
+  #sweep(): void {
+    const now = this.#clock.now();
+    for (const sub of this.#subscriptions.values()) {
+      if (sub.kind !== "required" || sub.options.expireAfterMs === 0 || sub.waiters.length > 0) continue;
+      if (now - sub.lastPulledAt >= sub.options.expireAfterMs) this.unsubscribe(sub.id, "expired");
+    }
+    this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
+  }
+
+  /** Stops the broker: streams get a closing notice, waiting pulls are answered, and nothing more is accepted. */
+  close(reason = "shutdown"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cancelSweep();
+    for (const id of [...this.#subscriptions.keys()]) this.unsubscribe(id, reason);
+  }
+}

@@ -1,0 +1,74 @@
+/** Named errors of the broker core. Each carries a stable `code` the HTTP edge maps to a status. */
+
+/** One bad field: `path` is a JSON Pointer into the input (`/0/type`). */
+export interface FieldIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export abstract class BrokerError extends Error {
+  abstract readonly code: string;
+}
+
+/** The input is not acceptable; nothing was changed. */
+export class ValidationError extends BrokerError {
+  readonly code = "invalid";
+  constructor(readonly issues: readonly FieldIssue[], message = "the input is not valid") {
+    super(message);
+  }
+}
+
+/** A batch holds more events than `maxBatch`. */
+export class BatchTooLargeError extends BrokerError {
+  readonly code = "batch-too-large";
+  constructor(readonly size: number, readonly maxBatch: number) {
+    super(`the batch holds ${size} events; at most ${maxBatch} are accepted at once`);
+  }
+}
+
+/** Accepting would overflow a required subscription's backlog; nothing was accepted. */
+export class BacklogFullError extends BrokerError {
+  readonly code = "backlog-full";
+  constructor(readonly subscriptionId: string, readonly maxBacklog: number) {
+    super(`subscription ${subscriptionId} already holds its maximum backlog of ${maxBacklog} unacknowledged events`);
+  }
+}
+
+/** A configured bound on open subscriptions was reached. */
+export class TooManySubscriptionsError extends BrokerError {
+  readonly code = "too-many-subscriptions";
+  constructor(readonly kind: string, readonly limit: number) {
+    super(`at most ${limit} ${kind} subscriptions may be open at once`);
+  }
+}
+
+export class SubscriptionNotFoundError extends BrokerError {
+  readonly code = "not-found";
+  constructor(readonly subscriptionId: string) {
+    super(`no subscription has the id ${subscriptionId}`);
+  }
+}
+
+/** A pull or ack was sent to a live stream, which has neither. */
+export class NotRequiredError extends BrokerError {
+  readonly code = "not-required";
+  constructor(readonly subscriptionId: string) {
+    super(`subscription ${subscriptionId} is a live stream; only required subscriptions are pulled and acknowledged`);
+  }
+}
+
+/** An ack names a seq this subscription has not been delivered yet. */
+export class AckBeyondDeliveredError extends BrokerError {
+  readonly code = "ack-beyond-delivered";
+  constructor(readonly seq: number, readonly lastDeliveredSeq: number) {
+    super(`seq ${seq} was never delivered to this subscription; the last delivered seq is ${lastDeliveredSeq}`);
+  }
+}
+
+/** The broker is shutting down and accepts nothing more. */
+export class BrokerClosedError extends BrokerError {
+  readonly code = "closed";
+  constructor() {
+    super("the broker is shutting down");
+  }
+}

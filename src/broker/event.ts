@@ -1,0 +1,134 @@
+/**
+ * The event model: CloudEvents 1.0 plus the broker's `seq`, validated with Zod and
+ * encoded to JSON once, at acceptance, for every subscriber to share.
+ */
+import { z } from "zod";
+import { type FieldIssue, ValidationError } from "./errors.ts";
+import { EVENT_TYPE, EVENT_TYPE_RULE } from "./type-pattern.ts";
+
+/** An accepted event: its routing fields and its encoded CloudEvent. */
+export interface AcceptedEvent {
+  /** Broker-wide position: starts at 1, strictly increasing, never reused. */
+  readonly seq: number;
+  readonly type: string;
+  readonly source: string;
+  readonly id: string;
+  /** The CloudEvent with `seq`, as UTF-8 JSON bytes. */
+  readonly json: Uint8Array;
+}
+
+/** A validated event with its defaults applied, encoded all but its seq. */
+export interface PreparedEvent {
+  readonly type: string;
+  readonly source: string;
+  readonly id: string;
+  /** Whether the producer chose `id` (only those are deduplicated). */
+  readonly producerId: boolean;
+  /** JSON up to the value of `seq`, and from after it to the end. */
+  readonly head: string;
+  readonly tail: string;
+}
+
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+const text = (max: number) =>
+  z.string({ error: "must be a string" }).min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+/** What a producer may send; CloudEvents extension attributes are kept as given. */
+export const eventInputSchema = z
+  .object({
+    specversion: z.literal("1.0", { error: 'must be "1.0"' }).optional(),
+    type: z.string({ error: "is required: a string naming the event type" }).regex(EVENT_TYPE, EVENT_TYPE_RULE),
+    id: text(256).optional(),
+    source: text(1024).optional(),
+    time: z.iso.datetime({ offset: true, error: "must be an RFC 3339 timestamp" }).optional(),
+    datacontenttype: text(256).optional(),
+    dataschema: text(1024).optional(),
+    subject: text(1024).optional(),
+    data: z.unknown().optional(),
+    data_base64: z.base64({ error: "must be base64" }).optional(),
+    // Assigned by the broker: ignored on input, so a consumed event can be re-published.
+    seq: z.unknown().optional(),
+    deliveries: z.unknown().optional(),
+  }, { error: "must be an event object" })
+  .catchall(z.union([z.string(), z.number(), z.boolean()], {
+    error: "must be a string, number or boolean (a CloudEvents extension attribute)",
+  }))
+  .superRefine((event, ctx) => {
+    for (const key of Object.keys(event)) {
+      if (!(key in eventInputSchema.shape) && !EXTENSION_NAME.test(key)) {
+        ctx.addIssue({ code: "custom", path: [key], message: "is not a CloudEvents attribute; extension names are 1-20 lowercase letters or digits" });
+      }
+    }
+    if (event.data !== undefined && event.data_base64 !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["data_base64"], message: "must not be sent together with data" });
+    }
+  });
+
+export type EventInput = z.infer<typeof eventInputSchema>;
+
+/** Validates every input; throws one ValidationError naming every bad field, or none. */
+export function validateEvents(inputs: readonly unknown[], pathPrefix: (index: number) => string): EventInput[] {
+  const issues: FieldIssue[] = [];
+  const valid: EventInput[] = [];
+  inputs.forEach((input, index) => {
+    const result = eventInputSchema.safeParse(input);
+    if (result.success) valid.push(result.data);
+    else for (const issue of result.error.issues) {
+      issues.push({ path: pathPrefix(index) + toPointer(issue.path), message: issue.message });
+    }
+  });
+  if (issues.length > 0) throw new ValidationError(issues, "the event is not valid");
+  return valid;
+}
+
+/** Applies the defaults (generated id, source "/", time now) and encodes all but `seq`. */
+export function prepareEvent(input: EventInput, nowIso: string, newId: () => string): PreparedEvent {
+  const { specversion: _v, seq: _s, deliveries: _d, data, data_base64, id, source, type, time, datacontenttype, ...rest } = input;
+  const head = {
+    specversion: "1.0",
+    id: id ?? newId(),
+    source: source ?? "/",
+    type,
+    time: time ?? nowIso,
+    datacontenttype: datacontenttype ?? (data === undefined ? undefined : "application/json"),
+    ...rest,
+  };
+  const headJson = JSON.stringify(head);
+  return {
+    type: head.type,
+    source: head.source,
+    id: head.id,
+    producerId: id !== undefined,
+    head: headJson.slice(0, -1) + ',"seq":',
+    tail: encodeTail(data, data_base64),
+  };
+}
+
+const utf8 = new TextEncoder();
+
+/** Completes a prepared event with its seq. */
+export function acceptEvent(prepared: PreparedEvent, seq: number): AcceptedEvent {
+  return {
+    seq,
+    type: prepared.type,
+    source: prepared.source,
+    id: prepared.id,
+    json: utf8.encode(prepared.head + seq + prepared.tail),
+  };
+}
+
+function encodeTail(data: unknown, dataBase64: string | undefined): string {
+  if (dataBase64 !== undefined) return `,"data_base64":${JSON.stringify(dataBase64)}}`;
+  if (data === undefined) return "}";
+  try {
+    return `,"data":${JSON.stringify(data)}}`;
+  } catch {
+    // JSON.parse accepts nesting that JSON.stringify overflows its stack on.
+    throw new ValidationError([{ path: "/data", message: "is nested too deeply to encode" }]);
+  }
+}
+
+/** A Zod issue path as a JSON Pointer (RFC 6901). */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return path.map((key) => "/" + String(key).replaceAll("~", "~0").replaceAll("/", "~1")).join("");
+}

@@ -1,0 +1,70 @@
+import { isTypePattern } from "./type-pattern.ts";
+
+/**
+ * Finds the subscribers whose patterns select an event type without scanning every
+ * subscriber: exact types and dotted prefixes are map lookups, and each type's answer
+ * is cached until the set of subscribers changes.
+ */
+export class TypeIndex<T> {
+  readonly #everything = new Set<T>();
+  readonly #exact = new Map<string, Set<T>>();
+  readonly #prefix = new Map<string, Set<T>>();
+  readonly #cache = new Map<string, readonly T[]>();
+
+  /** @param maxCachedTypes bound on cached answers, since producers choose the types. */
+  constructor(private readonly maxCachedTypes = 10_000) {}
+
+  add(item: T, patterns: readonly string[]): void {
+    for (const pattern of patterns) {
+      if (!isTypePattern(pattern)) throw new RangeError(`bad type pattern: ${pattern}`);
+      const [bucket, key] = this.#bucketOf(pattern);
+      if (!bucket) this.#everything.add(item);
+      else setOf(bucket, key).add(item);
+    }
+    this.#cache.clear();
+  }
+
+  remove(item: T, patterns: readonly string[]): void {
+    for (const pattern of patterns) {
+      const [bucket, key] = this.#bucketOf(pattern);
+      if (!bucket) this.#everything.delete(item);
+      else {
+        bucket.get(key)?.delete(item);
+        if (bucket.get(key)?.size === 0) bucket.delete(key);
+      }
+    }
+    this.#cache.clear();
+  }
+
+  /** Every item with a pattern that selects `type`, each once. */
+  match(type: string): readonly T[] {
+    let found = this.#cache.get(type);
+    if (found) return found;
+    found = this.#lookUp(type);
+    if (this.#cache.size >= this.maxCachedTypes) this.#cache.clear();
+    this.#cache.set(type, found);
+    return found;
+  }
+
+  #lookUp(type: string): T[] {
+    const found = new Set<T>(this.#everything);
+    for (const item of this.#exact.get(type) ?? []) found.add(item);
+    for (let dot = type.indexOf("."); dot !== -1; dot = type.indexOf(".", dot + 1)) {
+      for (const item of this.#prefix.get(type.slice(0, dot + 1)) ?? []) found.add(item);
+    }
+    return [...found];
+  }
+
+  /** `order.*` is stored under the prefix `order.`; `*` under no bucket. */
+  #bucketOf(pattern: string): [Map<string, Set<T>> | null, string] {
+    if (pattern === "*") return [null, ""];
+    if (pattern.endsWith(".*")) return [this.#prefix, pattern.slice(0, -1)];
+    return [this.#exact, pattern];
+  }
+}
+
+function setOf<T>(map: Map<string, Set<T>>, key: string): Set<T> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
+}

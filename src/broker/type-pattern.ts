@@ -1,0 +1,35 @@
+/**
+ * Event types and the patterns that select them.
+ *
+ * A pattern is `*` (every type), `prefix.*` (every type under the dotted prefix,
+ * so `order.*` matches `order.filled` and `order.leg.filled` but not `order`), or
+ * an exact type.
+ */
+
+/** 1–128 chars of `[A-Za-z0-9._:-]`, starting with a letter or digit. */
+export const EVENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export const EVENT_TYPE_RULE =
+  "must be 1-128 characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit";
+
+export const TYPE_PATTERN_RULE =
+  'must be "*", an event type, or an event type followed by ".*"';
+
+/** Whether `pattern` is a valid type pattern. */
+export function isTypePattern(pattern: string): boolean {
+  if (pattern === "*") return true;
+  const exact = pattern.endsWith(".*") ? pattern.slice(0, -2) : pattern;
+  return EVENT_TYPE.test(exact);
+}
+
+/** Whether `type` is selected by `pattern` (both assumed valid). */
+export function matchesPattern(pattern: string, type: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.endsWith(".*")) return type.startsWith(pattern.slice(0, -1));
+  return pattern === type;
+}
+
+/** Whether `type` is selected by any of `patterns`. */
+export function matchesAny(patterns: readonly string[], type: string): boolean {
+  return patterns.some((pattern) => matchesPattern(pattern, type));
+}

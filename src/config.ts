@@ -1,0 +1,86 @@
+/**
+ * Settings: one Zod schema, read from the environment (`PORT`, `HOST`, `BROKER_*`) and
+ * from flags (`--stream-buffer 64`), flags winning.
+ */
+import { z } from "zod";
+
+const count = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
+const ms = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+export const settingsSchema = z.strictObject({
+  /** TCP port; 0 picks a free one. */
+  port: z.coerce.number().int().min(0).max(65_535).default(8787),
+  /** Address to listen on; loopback unless access control is on. */
+  host: z.string().min(1).default("127.0.0.1"),
+  /** A stream's buffer: events, and bytes of event JSON, whichever fills first. */
+  streamBuffer: count(1_024),
+  streamBufferBytes: count(1_048_576),
+  /** Accepted events kept for resuming streams. */
+  historySize: count(10_000, 0),
+  /** A `: ping` comment on every stream this often. */
+  heartbeatMs: ms(15_000, 100),
+  /** `retry:` sent to EventSource: its wait before reconnecting. */
+  retryMs: ms(2_000),
+  /** Largest request body, and most events per batch. */
+  maxBodyBytes: count(1_048_576),
+  maxBatch: count(1_000),
+  /** Defaults of a required subscription. */
+  ackTimeoutMs: ms(30_000, 1),
+  maxBacklog: count(100_000),
+  expireAfterMs: ms(600_000),
+  /** Longest a pull may wait, and its wait when it names none. */
+  maxWaitMs: ms(60_000),
+  defaultWaitMs: ms(30_000),
+  /** Most open streams and required subscriptions. */
+  maxStreams: count(20_000),
+  maxRequired: count(10_000),
+  /** How long shutdown waits for streams to flush their closing notice. */
+  shutdownGraceMs: ms(3_000),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** `streamBuffer` → `BROKER_STREAM_BUFFER`; `port` and `host` stay `PORT` and `HOST`. */
+export function envNameOf(setting: string): string {
+  if (setting === "port" || setting === "host") return setting.toUpperCase();
+  return "BROKER_" + setting.replace(/[A-Z]/g, (letter) => "_" + letter).toUpperCase();
+}
+
+/** `streamBuffer` → `--stream-buffer`. */
+export function flagNameOf(setting: string): string {
+  return "--" + setting.replace(/[A-Z]/g, (letter) => "-" + letter.toLowerCase());
+}
+
+export class ConfigError extends Error {}
+
+/** Reads settings from the environment and flags; throws ConfigError naming each bad one. */
+export function loadSettings(env: Record<string, string | undefined>, args: readonly string[]): Settings {
+  const names = Object.keys(settingsSchema.shape);
+  const raw: Record<string, string> = {};
+  for (const name of names) {
+    const value = env[envNameOf(name)];
+    if (value !== undefined && value !== "") raw[name] = value;
+  }
+  Object.assign(raw, parseFlags(args, names));
+  const result = settingsSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    return `${flagNameOf(name)} / ${envNameOf(name)}: ${issue.message}`;
+  });
+  throw new ConfigError(`bad settings:\n  ${problems.join("\n  ")}`);
+}
+
+function parseFlags(args: readonly string[], names: readonly string[]): Record<string, string> {
+  const byFlag = new Map(names.map((name) => [flagNameOf(name), name]));
+  const values: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const name = byFlag.get(flag);
+    if (!name) throw new ConfigError(`unknown flag ${flag}; settings are ${[...byFlag.keys()].join(" ")}`);
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    values[name] = value;
+  }
+  return values;
+}

@@ -1,0 +1,52 @@
+/** Builds the broker and its HTTP app for any runtime; entry points only serve it. */
+import { Hono } from "hono";
+import { Broker, type Clock, systemClock } from "./broker/mod.ts";
+import type { Settings } from "./config.ts";
+import { limitBodySize } from "../routes/body.ts";
+import type { AppEnv } from "../routes/env.ts";
+import { eventRoutes } from "../routes/events.ts";
+import { healthRoutes } from "../routes/health.ts";
+import { errorToResponse, problemResponse } from "../routes/problem.ts";
+import { SseHub } from "../routes/sse.ts";
+import { streamRoutes } from "../routes/stream.ts";
+import { subscriptionRoutes } from "../routes/subscriptions.ts";
+
+export interface BrokerServer {
+  readonly app: Hono<AppEnv>;
+  readonly broker: Broker;
+  /** Refuses new work, ends every stream with `broker.closing`, answers waiting pulls. */
+  close(): Promise<void>;
+}
+
+export function createBrokerServer(settings: Settings, clock: Clock = systemClock): BrokerServer {
+  const broker = new Broker({ ...settings, clock });
+  const hub = new SseHub(settings.heartbeatMs);
+  const app = new Hono<AppEnv>()
+    .use(limitBodySize(settings.maxBodyBytes))
+    .route("/events/stream", streamRoutes(broker, hub, settings))
+    .route("/events", eventRoutes(broker))
+    .route("/subscriptions", subscriptionRoutes(broker, settings))
+    .route("/healthz", healthRoutes(broker));
+  app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.onError(errorToResponse);
+  return {
+    app,
+    broker,
+    async close() {
+      broker.close("shutdown");
+      await hub.close(settings.shutdownGraceMs);
+    },
+  };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** The lines printed at start: the address, and a warning when exposed without access control. */
+export function startupLines(settings: Settings, port: number): string[] {
+  const shown = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
+  const lines = [`event-broker listening on http://${shown}:${port}`];
+  if (!LOOPBACK.has(settings.host)) {
+    lines.push(`warning: listening on ${settings.host} with access control off; anyone who can reach it may publish and subscribe`);
+  }
+  return lines;
+}
