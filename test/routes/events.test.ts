@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { problemOf, testApp } from "../support/app.ts";
+
+async function accepted(response: Response) {
+  assert.equal(response.status, 202, await response.clone().text());
+  return response.json();
+}
+
+test("POST /events accepts one JSON event: 202 with accepted, first, last", async () => {
+  const app = testApp();
+  assert.deepEqual(await accepted(await app.post("/events", { type: "order.filled", data: { id: 1 } })), { accepted: 1, first: 1, last: 1 });
+  await app.close();
+});
+
+test("POST /events accepts a JSON array as an atomic batch with consecutive seqs", async () => {
+  const app = testApp();
+  await app.post("/events", { type: "a" });
+  assert.deepEqual(await accepted(await app.post("/events", [{ type: "a" }, { type: "b" }])), { accepted: 2, first: 2, last: 3 });
+  await app.close();
+});
+
+test("POST /events reads application/cloudevents+json and application/cloudevents-batch+json", async () => {
+  const app = testApp();
+  const event = { specversion: "1.0", id: "1", source: "/s", type: "t" };
+  assert.equal((await accepted(await app.post("/events", event, "application/cloudevents+json; charset=utf-8"))).accepted, 1);
+  assert.equal((await accepted(await app.post("/events", [event, { ...event, id: "2" }], "application/cloudevents-batch+json"))).accepted, 2);
+  await problemOf(await app.post("/events", [event], "application/cloudevents+json"), 400);
+  await problemOf(await app.post("/events", event, "application/cloudevents-batch+json"), 400);
+  await app.close();
+});
+
+test("POST /events reads CloudEvents binary mode: ce-* headers, the body as data", async () => {
+  const app = testApp();
+  const stream = app.broker.subscribe({ kind: "stream" });
+  const response = await app.request("/events", {
+    method: "POST",
+    headers: { "ce-specversion": "1.0", "ce-type": "order.filled", "ce-id": "o-1", "ce-source": "/shop%20one", "ce-traceparent": "00-1", "content-type": "application/json" },
+    body: JSON.stringify({ qty: 2 }),
+  });
+  assert.equal((await accepted(response)).accepted, 1);
+  const event = JSON.parse(new TextDecoder().decode((stream.read()[0] as { json: Uint8Array }).json));
+  assert.deepEqual(event, {
+    specversion: "1.0", id: "o-1", source: "/shop one", type: "order.filled", time: event.time,
+    datacontenttype: "application/json", traceparent: "00-1", seq: 1, data: { qty: 2 },
+  });
+  await app.close();
+});
+
+test("POST /events in binary mode keeps a text body as a string and names bad headers", async () => {
+  const app = testApp();
+  const stream = app.broker.subscribe({ kind: "stream" });
+  await accepted(await app.request("/events", { method: "POST", headers: { "ce-type": "note", "content-type": "text/plain" }, body: "hello" }));
+  assert.equal(JSON.parse(new TextDecoder().decode((stream.read()[0] as { json: Uint8Array }).json)).data, "hello");
+  const problem = await problemOf(await app.request("/events", { method: "POST", headers: { "ce-type": "bad type" }, body: "" }), 400);
+  assert.equal(problem.errors?.[0].path, "ce-type");
+  await app.close();
+});
+
+test("POST /events accepts curl's default form content type and fetch's text/plain when the body is JSON", async () => {
+  const app = testApp();
+  assert.equal((await accepted(await app.post("/events", '{"type":"x"}', "application/x-www-form-urlencoded"))).first, 1);
+  assert.equal((await accepted(await app.post("/events", '[{"type":"x"}]', "text/plain;charset=UTF-8"))).first, 2);
+  await app.close();
+});
+
+test("POST /events answers 415 for a content type it cannot read", async () => {
+  const app = testApp();
+  await problemOf(await app.post("/events", "<event/>", "application/xml"), 415);
+  await problemOf(await app.post("/events", "type=x", "application/x-www-form-urlencoded"), 415);
+  assert.equal(app.broker.lastSeq, 0);
+  await app.close();
+});
+
+test("POST /events answers 400 for invalid JSON", async () => {
+  const app = testApp();
+  for (const body of ['{"type":', "", "[".repeat(200_000)]) {
+    await problemOf(await app.post("/events", body), 400);
+  }
+  assert.equal(app.broker.lastSeq, 0);
+  await app.close();
+});
+
+test("POST /events answers 400 naming each bad field, and accepts nothing of the batch", async () => {
+  const app = testApp();
+  const problem = await problemOf(await app.post("/events", [{ type: "ok" }, { type: 7, time: "noon" }]), 400);
+  assert.deepEqual(problem.errors?.map((error) => error.path).sort(), ["/1/time", "/1/type"]);
+  await problemOf(await app.post("/events", 42), 400);
+  await problemOf(await app.post("/events", []), 400);
+  assert.equal(app.broker.lastSeq, 0);
+  await app.close();
+});
+
+test("POST /events answers 413 for a body over maxBodyBytes and a batch over maxBatch", async () => {
+  const app = testApp({ maxBodyBytes: 1_000, maxBatch: 3 });
+  await problemOf(await app.post("/events", { type: "a", data: "x".repeat(2_000) }), 413);
+  await problemOf(await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }, { type: "a" }]), 413);
+  assert.equal(app.broker.lastSeq, 0);
+  await app.close();
+});
+
+test("POST /events answers 503 with Retry-After naming the full subscription, and accepts nothing", async () => {
+  const app = testApp();
+  const sub = app.broker.subscribe({ kind: "required", maxBacklog: 1 });
+  await accepted(await app.post("/events", { type: "a" }));
+  const response = await app.post("/events", { type: "a" });
+  assert.equal(response.headers.get("retry-after"), "1");
+  const problem = await problemOf(response, 503);
+  assert.equal(problem.subscription, sub.id);
+  assert.match(String(problem.detail), new RegExp(sub.id));
+  assert.equal(app.broker.lastSeq, 1);
+  await app.close();
+});
+
+test("a rejected request changes nothing: the next accepted seq follows on", async () => {
+  const app = testApp();
+  await app.post("/events", { type: "a" });
+  await app.post("/events", [{ type: "a" }, { type: "" }]);
+  await app.post("/events", "nope", "application/xml");
+  assert.equal((await accepted(await app.post("/events", { type: "a" }))).first, 2);
+  await app.close();
+});
+
+test("unknown routes answer 404 problems", async () => {
+  const app = testApp();
+  await problemOf(await app.request("/nothing"), 404);
+  await app.close();
+});
+
+test("GET /healthz answers 200 while serving and 503 once closing", async () => {
+  const app = testApp();
+  assert.equal((await app.request("/healthz")).status, 200);
+  await app.close();
+  await problemOf(await app.request("/healthz"), 503);
+});
+
+test("POST /events with deeply nested data answers 202 or 400, never a 5xx", async () => {
+  const app = testApp({ maxBodyBytes: 4_000_000 });
+  const depth = 1_000_000;
+  const response = await app.post("/events", `{"type":"a","data":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+  assert.ok(response.status === 202 || response.status === 400, `status ${response.status}`);
+  assert.equal((await accepted(await app.post("/events", { type: "a" }))).accepted, 1);
+  await app.close();
+});

@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { problemOf, testApp } from "../support/app.ts";
+
+type App = ReturnType<typeof testApp>;
+
+async function createSubscription(app: App, body: unknown = { types: ["order.*"], name: "ledger" }) {
+  const response = await app.post("/subscriptions", body);
+  assert.equal(response.status, 201, await response.clone().text());
+  return { response, sub: await response.json() };
+}
+
+async function pull(app: App, id: string, body: unknown = { waitMs: 0 }) {
+  const response = await app.post(`/subscriptions/${id}/pull`, body);
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.equal(response.headers.get("content-type"), "application/json");
+  return (await response.json()).events as { seq: number; type: string; deliveries: number }[];
+}
+
+test("POST /subscriptions creates a required subscription: 201, Location, and its description", async () => {
+  const app = testApp();
+  const { response, sub } = await createSubscription(app);
+  assert.equal(response.headers.get("location"), `/subscriptions/${sub.id}`);
+  assert.equal(sub.kind, "required");
+  assert.equal(sub.name, "ledger");
+  assert.deepEqual(sub.types, ["order.*"]);
+  assert.equal(sub.paused, false);
+  assert.equal(sub.ackTimeoutMs, 30_000);
+  assert.equal(sub.maxBacklog, 100_000);
+  assert.equal(sub.expireAfterMs, 600_000);
+  assert.ok(!Number.isNaN(Date.parse(sub.created)));
+  await app.close();
+});
+
+test("POST /subscriptions with an array creates several at once, or none", async () => {
+  const app = testApp();
+  const { sub: created } = await createSubscription(app, [{ types: ["a"] }, { types: ["b"], ackTimeoutMs: 5 }]);
+  assert.equal(created.length, 2);
+  assert.equal(created[1].ackTimeoutMs, 5);
+  const problem = await problemOf(await app.post("/subscriptions", [{ types: ["a"] }, { typo: 1 }]), 400);
+  assert.equal(problem.errors?.[0].path, "/1/typo");
+  assert.equal(app.broker.list().length, 2);
+  await app.close();
+});
+
+test("POST /subscriptions answers 400 naming bad fields", async () => {
+  const app = testApp();
+  const cases: [unknown, string][] = [
+    [{ types: "order.*" }, "/types"],
+    [{ types: ["bad type"] }, "/types/0"],
+    [{ ackTimeoutMs: -1 }, "/ackTimeoutMs"],
+    [{ maxBacklog: 1.5 }, "/maxBacklog"],
+    [{ expireAfterMs: "soon" }, "/expireAfterMs"],
+    [{ tpyes: ["a"] }, "/tpyes"],
+  ];
+  for (const [body, path] of cases) {
+    const problem = await problemOf(await app.post("/subscriptions", body), 400);
+    assert.equal(problem.errors?.[0].path, path, JSON.stringify(body));
+  }
+  await problemOf(await app.post("/subscriptions", "not json"), 400);
+  await problemOf(await app.post("/subscriptions", 7), 400);
+  assert.equal(app.broker.list().length, 0);
+  await app.close();
+});
+
+test("pull answers at once with waiting events, each carrying deliveries", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app);
+  await app.post("/events", [{ type: "order.new" }, { type: "other" }, { type: "order.filled", data: { q: 1 } }]);
+  const events = await pull(app, sub.id);
+  assert.deepEqual(events.map((event) => [event.seq, event.type, event.deliveries]), [[1, "order.new", 1], [3, "order.filled", 1]]);
+  assert.deepEqual((events[1] as unknown as { data: unknown }).data, { q: 1 });
+  await app.close();
+});
+
+test("pull holds the request until an event arrives", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app);
+  const waiting = pull(app, sub.id, { waitMs: 30_000 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await app.post("/events", { type: "order.new" });
+  assert.deepEqual((await waiting).map((event) => event.seq), [1]);
+  await app.close();
+});
+
+test("pull answers with no events once waitMs passes", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app);
+  const waiting = pull(app, sub.id, { waitMs: 1_000 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  app.clock.advance(1_000);
+  assert.deepEqual(await waiting, []);
+  await app.close();
+});
+
+test("pull with an empty body uses the defaults", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app);
+  await app.post("/events", { type: "order.new" });
+  const response = await app.request(`/subscriptions/${sub.id}/pull`, { method: "POST" });
+  assert.equal((await response.json()).events.length, 1);
+  await app.close();
+});
+
+test("ack is cumulative; below the ack point is a no-op; beyond the delivered is 409", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app, {});
+  await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
+  await pull(app, sub.id);
+  assert.deepEqual(await (await app.post(`/subscriptions/${sub.id}/ack`, { seq: 2 })).json(), { ackedSeq: 2, backlog: 1 });
+  assert.deepEqual(await (await app.post(`/subscriptions/${sub.id}/ack`, { seq: 1 })).json(), { ackedSeq: 2, backlog: 1 });
+  await problemOf(await app.post(`/subscriptions/${sub.id}/ack`, { seq: 4 }), 409);
+  await problemOf(await app.post(`/subscriptions/${sub.id}/ack`, { seq: "3" }), 400);
+  const view = await (await app.request(`/subscriptions/${sub.id}`)).json();
+  assert.equal(view.ackedSeq, 2);
+  assert.equal(view.backlog, 1);
+  assert.equal(view.delivered, 3);
+  await app.close();
+});
+
+test("pull with ack acknowledges first, then pulls", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app, {});
+  await app.post("/events", { type: "a" });
+  await pull(app, sub.id);
+  await app.post("/events", { type: "a" });
+  assert.deepEqual((await pull(app, sub.id, { ack: 1, waitMs: 0 })).map((event) => event.seq), [2]);
+  await problemOf(await app.post(`/subscriptions/${sub.id}/pull`, { ack: 99, waitMs: 0 }), 409);
+  await app.close();
+});
+
+test("a lapsed lease redelivers from the first unacked event with deliveries counted", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app, { ackTimeoutMs: 1_000 });
+  await app.post("/events", [{ type: "a" }, { type: "a" }]);
+  await pull(app, sub.id);
+  app.clock.advance(1_000);
+  assert.deepEqual((await pull(app, sub.id)).map((event) => [event.seq, event.deliveries]), [[1, 2], [2, 2]]);
+  await app.close();
+});
+
+test("pull answers 400 for bad parameters, 404 for unknown ids, 409 for streams", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app);
+  for (const body of [{ max: 0 }, { waitMs: 60_001 }, { max: "10" }, { extra: 1 }]) {
+    await problemOf(await app.post(`/subscriptions/${sub.id}/pull`, body), 400);
+  }
+  await problemOf(await app.post("/subscriptions/nope/pull", {}), 404);
+  await problemOf(await app.post("/subscriptions/nope/ack", { seq: 1 }), 404);
+  const stream = app.broker.subscribe({ kind: "stream" });
+  await problemOf(await app.post(`/subscriptions/${stream.id}/pull`, {}), 409);
+  await app.close();
+});
+
+test("GET /subscriptions lists both kinds with their counters", async () => {
+  const app = testApp({ streamBuffer: 1 });
+  const { sub } = await createSubscription(app, { name: "r" });
+  const stream = app.broker.subscribe({ kind: "stream", types: ["a"] });
+  await app.post("/events", [{ type: "a" }, { type: "a" }]);
+  const { subscriptions } = await (await app.request("/subscriptions")).json();
+  const byKind = Object.fromEntries(subscriptions.map((s: { kind: string }) => [s.kind, s]));
+  assert.equal(byKind.required.id, sub.id);
+  assert.equal(byKind.required.backlog, 2);
+  assert.equal(byKind.stream.id, stream.id);
+  assert.equal(byKind.stream.dropped, 1);
+  assert.equal(byKind.stream.backlog, 1);
+  await app.close();
+});
+
+test("PATCH pauses and resumes: events accepted while paused never arrive", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app, {});
+  const paused = await app.request(`/subscriptions/${sub.id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: '{"paused":true}' });
+  assert.equal((await paused.json()).paused, true);
+  await app.post("/events", { type: "a" });
+  await app.request(`/subscriptions/${sub.id}`, { method: "PATCH", body: '{"paused":false}' });
+  await app.post("/events", { type: "a" });
+  assert.deepEqual((await pull(app, sub.id)).map((event) => event.seq), [2]);
+  await problemOf(await app.request(`/subscriptions/${sub.id}`, { method: "PATCH", body: '{"paused":"yes"}' }), 400);
+  await problemOf(await app.request("/subscriptions/nope", { method: "PATCH", body: '{"paused":true}' }), 404);
+  await app.close();
+});
+
+test("DELETE answers 204, then 404; a waiting pull is answered", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app);
+  const waiting = pull(app, sub.id, { waitMs: 30_000 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal((await app.request(`/subscriptions/${sub.id}`, { method: "DELETE" })).status, 204);
+  assert.deepEqual(await waiting, []);
+  await problemOf(await app.request(`/subscriptions/${sub.id}`, { method: "DELETE" }), 404);
+  await problemOf(await app.request(`/subscriptions/${sub.id}`), 404);
+  await app.close();
+});
+
+test("a required subscription receives every event accepted after it, none skipped, past any stream buffer", async () => {
+  const app = testApp({ streamBuffer: 1 });
+  const { sub } = await createSubscription(app, {});
+  for (let i = 0; i < 20; i++) await app.post("/events", [{ type: "a" }, { type: "b" }]);
+  const events = await pull(app, sub.id, { max: 1_000, waitMs: 0 });
+  assert.deepEqual(events.map((event) => event.seq), Array.from({ length: 40 }, (_, i) => i + 1));
+  await app.close();
+});
