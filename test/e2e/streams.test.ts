@@ -1,0 +1,82 @@
+// Long-lived connections against the real server: idle timeouts, slow readers, aborts.
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { test } from "node:test";
+import { SseReader } from "../support/sse.ts";
+import { eventually, postJson, runtime, sleep, startServer } from "../support/server-process.ts";
+
+async function subscriptions(url: string): Promise<{ id: string; kind: string; dropped: number; delivered: number }[]> {
+  return (await (await fetch(`${url}/subscriptions`)).json()).subscriptions;
+}
+
+test(`${runtime}: an idle stream and a waiting pull both outlive the runtime's 10 s idle timeout`, async () => {
+  const server = await startServer();
+  const stream = await fetch(`${server.url}/events/stream`);
+  const reader = new SseReader(stream.body!);
+  await reader.until((m) => m.event === "broker.subscribed");
+  const sub = await (await postJson(`${server.url}/subscriptions`, {})).json();
+  const started = Date.now();
+  const pull = await postJson(`${server.url}/subscriptions/${sub.id}/pull`, { waitMs: 12_500 });
+  assert.equal(pull.status, 200);
+  assert.deepEqual(await pull.json(), { events: [] });
+  assert.ok(Date.now() - started >= 12_000, "the pull waited its full waitMs");
+  await postJson(`${server.url}/events`, { type: "late" });
+  const [message] = await reader.until((m) => m.id !== undefined);
+  assert.equal(JSON.parse(message.data).type, "late");
+  await reader.cancel();
+  await server.stop();
+});
+
+test(`${runtime}: a stalled reader gets drops while a fast reader and the publishers are unaffected`, async () => {
+  const server = await startServer({ BROKER_STREAM_BUFFER: "200" });
+  const { port } = new URL(server.url);
+  // A client that sends its request and then never reads: the kernel buffers fill up.
+  const stalled = connect(Number(port), "127.0.0.1", () => {
+    stalled.write(`GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
+  });
+  stalled.pause();
+  const fast = new SseReader((await fetch(`${server.url}/events/stream`)).body!);
+  await fast.until((m) => m.event === "broker.subscribed");
+  await eventually(async () => (await subscriptions(server.url)).length === 2, 3_000, "both streams open");
+
+  const payload = "x".repeat(8_000);
+  const batch = Array.from({ length: 100 }, () => ({ type: "bulk", data: payload }));
+  let slowestPublishMs = 0;
+  let received = 0;
+  for (let round = 0; round < 60; round++) {
+    const started = Date.now();
+    const response = await postJson(`${server.url}/events`, batch);
+    slowestPublishMs = Math.max(slowestPublishMs, Date.now() - started);
+    assert.equal(response.status, 202);
+    const messages = await fast.until((m) => m.id === String((round + 1) * 100), 10_000);
+    received += messages.filter((m) => m.id !== undefined).length;
+    assert.equal(messages.some((m) => m.event === "broker.dropped"), false);
+  }
+  assert.equal(received, 6_000, "the fast reader got every event");
+  assert.ok(slowestPublishMs < 2_000, `a publish took ${slowestPublishMs} ms`);
+  const counters = await subscriptions(server.url);
+  const dropped = counters.map((sub) => sub.dropped).sort((a, b) => a - b);
+  assert.equal(dropped[0], 0, "the fast reader dropped nothing");
+  assert.ok(dropped[1] > 0, "the stalled reader dropped events");
+  stalled.destroy();
+  await fast.cancel();
+  await server.stop();
+});
+
+test(`${runtime}: a client that goes away frees its subscription`, async () => {
+  const server = await startServer();
+  const controller = new AbortController();
+  const response = await fetch(`${server.url}/events/stream`, { signal: controller.signal });
+  const reader = new SseReader(response.body!);
+  await reader.until((m) => m.event === "broker.subscribed");
+  assert.equal((await subscriptions(server.url)).length, 1);
+  controller.abort();
+  await eventually(async () => (await subscriptions(server.url)).length === 0, 3_000, "subscription freed");
+  // An abrupt TCP reset frees it too.
+  const socket = connect(Number(new URL(server.url).port), "127.0.0.1", () => socket.write("GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+  await eventually(async () => (await subscriptions(server.url)).length === 1, 3_000, "raw stream open");
+  socket.resetAndDestroy();
+  await eventually(async () => (await subscriptions(server.url)).length === 0, 3_000, "subscription freed after reset");
+  await sleep(10);
+  await server.stop();
+});

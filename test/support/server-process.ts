@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+
+/** Which runtime runs this test file; the server under test is started with the same one. */
+export const runtime = process.versions.bun ? "bun" : "deno";
+
+export interface RunningServer {
+  url: string;
+  readonly child: ChildProcess;
+  output: string;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `npm start`'s entry point (or Deno's) on a free port, as a separate process. */
+export function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+  const args = runtime === "bun"
+    ? ["src/bun.ts"]
+    : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/deno.ts"];
+  const child = spawn(process.execPath, [...args, "--port", "0"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const server: RunningServer = {
+      url: "",
+      child,
+      output: "",
+      async stop(signal = "SIGTERM") {
+        // process.kill, not child.kill: Deno 2.9's child.kill reports a signal death even when the child exits 0.
+        if (child.exitCode === null) process.kill(child.pid!, signal);
+        return await exited;
+      },
+    };
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${server.output}`)), 15_000);
+    const collect = (chunk: Buffer) => {
+      server.output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(server.output);
+      if (match && !server.url) {
+        clearTimeout(timer);
+        server.url = match[1];
+        resolve(server);
+      }
+    };
+    child.stdout!.on("data", collect);
+    child.stderr!.on("data", collect);
+    child.once("exit", () => reject(new Error(`server exited:\n${server.output}`)));
+  });
+}
+
+export function postJson(url: string, body: unknown): Promise<Response> {
+  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds, failing after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 3_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
