@@ -1,8 +1,7 @@
 /** `GET /events/stream`: a live stream subscription over Server-Sent Events. */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Broker } from "../src/broker/mod.ts";
-import { parseOrThrow } from "../src/broker/validate.ts";
+import { type Broker, parseOrThrow } from "../src/broker/mod.ts";
 import type { AppEnv } from "./env.ts";
 import { SSE_HEADERS, SseConnection, type SseHub } from "./sse.ts";
 

@@ -1,8 +1,7 @@
 /** `/subscriptions`: create, list, pause, delete, and pull/ack required subscriptions. */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Broker } from "../src/broker/mod.ts";
-import { parseOrThrow } from "../src/broker/validate.ts";
+import { type Broker, parseOrThrow } from "../src/broker/mod.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";

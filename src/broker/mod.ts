@@ -20,3 +20,4 @@ export { type Delivery, RequiredSubscription } from "./required-subscription.ts"
 export { isNotice, type StreamItem, type StreamNotice, StreamSubscription } from "./stream-subscription.ts";
 export { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema, typePatternsSchema } from "./subscription-spec.ts";
 export { isTypePattern, matchesPattern } from "./type-pattern.ts";
+export { fieldIssues, parseOrThrow } from "./validate.ts";

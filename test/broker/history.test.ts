@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type AcceptedEvent, RingHistory } from "../../src/broker/mod.ts";
+
+const events = (from: number, to: number): AcceptedEvent[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => ({ seq: from + i, type: "t", source: "/", id: `${from + i}`, json: new Uint8Array() }));
+
+test("RingHistory.readAfter() returns events after a seq, up to max", () => {
+  const history = new RingHistory(10);
+  history.append(events(1, 5));
+  assert.deepEqual(history.readAfter(2, 10).events.map((e) => e.seq), [3, 4, 5]);
+  assert.deepEqual(history.readAfter(0, 2).events.map((e) => e.seq), [1, 2]);
+  assert.deepEqual(history.readAfter(5, 10), { events: [] });
+  assert.deepEqual(history.readAfter(99, 10), { events: [] });
+});
+
+test("RingHistory keeps only the newest capacity events and reports the gap", () => {
+  const history = new RingHistory(3);
+  history.append(events(1, 4));
+  history.append(events(5, 8));
+  const read = history.readAfter(2, 10);
+  assert.deepEqual(read.gap, { from: 3, to: 5 });
+  assert.deepEqual(read.events.map((e) => e.seq), [6, 7, 8]);
+  assert.equal(history.readAfter(5, 10).gap, undefined);
+});
+
+test("RingHistory with capacity 0 keeps nothing", () => {
+  const history = new RingHistory(0);
+  history.append(events(1, 3));
+  assert.deepEqual(history.readAfter(0, 10), { events: [], gap: { from: 1, to: 3 } });
+});

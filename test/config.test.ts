@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, envNameOf, flagNameOf, loadSettings } from "../src/config.ts";
+
+test("loadSettings() defaults match the contract", () => {
+  const settings = loadSettings({}, []);
+  assert.equal(settings.port, 8787);
+  assert.equal(settings.host, "127.0.0.1");
+  assert.equal(settings.streamBuffer, 1_024);
+  assert.equal(settings.streamBufferBytes, 1_048_576);
+  assert.equal(settings.historySize, 10_000);
+  assert.equal(settings.heartbeatMs, 15_000);
+  assert.equal(settings.maxBodyBytes, 1_048_576);
+  assert.equal(settings.maxBatch, 1_000);
+  assert.equal(settings.ackTimeoutMs, 30_000);
+  assert.equal(settings.maxBacklog, 100_000);
+  assert.equal(settings.expireAfterMs, 600_000);
+  assert.equal(settings.maxWaitMs, 60_000);
+});
+
+test("settings come from PORT, HOST and BROKER_* and flags win over the environment", () => {
+  const settings = loadSettings({ PORT: "9000", HOST: "0.0.0.0", BROKER_STREAM_BUFFER: "64", BROKER_HEARTBEAT_MS: "500" }, ["--stream-buffer", "32", "--max-batch=5"]);
+  assert.equal(settings.port, 9000);
+  assert.equal(settings.host, "0.0.0.0");
+  assert.equal(settings.streamBuffer, 32);
+  assert.equal(settings.heartbeatMs, 500);
+  assert.equal(settings.maxBatch, 5);
+});
+
+test("env and flag names follow the setting's name", () => {
+  assert.equal(envNameOf("streamBufferBytes"), "BROKER_STREAM_BUFFER_BYTES");
+  assert.equal(envNameOf("port"), "PORT");
+  assert.equal(flagNameOf("maxBodyBytes"), "--max-body-bytes");
+});
+
+test("bad settings and unknown flags throw ConfigError naming them", () => {
+  assert.throws(() => loadSettings({ BROKER_MAX_BATCH: "lots" }, []), (error: ConfigError) => /BROKER_MAX_BATCH/.test(error.message));
+  assert.throws(() => loadSettings({}, ["--stream-bufer", "1"]), (error: ConfigError) => /--stream-bufer/.test(error.message));
+  assert.throws(() => loadSettings({}, ["--port"]), ConfigError);
+  assert.throws(() => loadSettings({ PORT: "70000" }, []), ConfigError);
+});
