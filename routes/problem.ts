@@ -23,7 +23,7 @@ const STATUS_OF_CORE_ERROR: Record<string, ContentfulStatusCode> = {
   "too-many-subscriptions": 503,
   "not-found": 404,
   "not-required": 409,
-  "ack-beyond-delivered": 409,
+  "never-delivered": 409,
   "closed": 503,
 };
 
@@ -37,7 +37,7 @@ const TITLES: Record<string, string> = {
   "too-many-subscriptions": "Too many subscriptions",
   "not-found": "Not found",
   "not-required": "Not a required subscription",
-  "ack-beyond-delivered": "Ack beyond delivered events",
+  "never-delivered": "Never delivered",
   "closed": "Shutting down",
 };
 

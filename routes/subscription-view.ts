@@ -19,9 +19,12 @@ export function subscriptionView(sub: Subscription) {
     backlog: sub.backlog,
     ackedSeq: sub.ackedSeq,
     lastDeliveredSeq: sub.lastDeliveredSeq,
+    redelivered: sub.redelivered,
+    parked: sub.parkedCount,
     ackTimeoutMs: sub.options.ackTimeoutMs,
     maxBacklog: sub.options.maxBacklog,
     expireAfterMs: sub.options.expireAfterMs,
+    maxDeliveries: sub.options.maxDeliveries,
   };
 }
 

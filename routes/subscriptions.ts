@@ -10,7 +10,10 @@ import { pullBody, subscriptionView } from "./subscription-view.ts";
 const seq = z.number({ error: "must be a seq" }).int("must be a whole number").min(0, "must not be negative");
 
 const patchSchema = z.strictObject({ paused: z.boolean({ error: "must be true or false" }) });
-const ackSchema = z.strictObject({ seq });
+const seqSchema = z.strictObject({ seq });
+const extendSchema = z.strictObject({
+  ms: z.number({ error: "must be a number of milliseconds" }).int("must be a whole number").min(1, "must be at least 1").max(86_400_000, "must be at most 86400000"),
+});
 
 /** Most subscriptions one request may create. */
 const MAX_CREATE = 100;
@@ -52,9 +55,25 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
       return c.body(null, 204);
     })
     .post("/:id/ack", async (c) => {
-      const { seq } = parseOrThrow(ackSchema, await readJsonBody(c));
+      const { seq } = parseOrThrow(seqSchema, await readJsonBody(c));
       const sub = broker.ack(c.req.param("id"), seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
+    })
+    .post("/:id/nack", async (c) => {
+      const { seq } = parseOrThrow(seqSchema, await readJsonBody(c));
+      const sub = broker.nack(c.req.param("id"), seq);
+      return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
+    })
+    .post("/:id/extend", async (c) => {
+      const { ms } = parseOrThrow(extendSchema, await readJsonBody(c));
+      const leaseExpiresAt = broker.extend(c.req.param("id"), ms);
+      return c.json({ leaseExpiresAt: new Date(leaseExpiresAt).toISOString() });
+    })
+    .get("/:id/parked", (c) => {
+      const sub = broker.get(c.req.param("id"));
+      if (sub.kind !== "required") return c.json({ events: [] });
+      const deliveries = sub.parked.map(({ event, deliveries }) => ({ events: [event], deliveries }));
+      return c.body(pullBody(deliveries), 200, { "Content-Type": "application/json" });
     })
     .post("/:id/pull", async (c) => {
       const id = c.req.param("id");

@@ -28,6 +28,11 @@ export const settingsSchema = z.strictObject({
   ackTimeoutMs: ms(30_000, 1),
   maxBacklog: count(100_000),
   expireAfterMs: ms(600_000),
+  maxDeliveries: count(0, 0),
+  maxParked: count(1_000, 0),
+  /** How long a producer's (source, id) pair is remembered for deduplication (0 = off), and at most how many. */
+  dedupeWindowMs: ms(120_000),
+  dedupeMaxEntries: count(100_000),
   /** Longest a pull may wait, and its wait when it names none. */
   maxWaitMs: ms(60_000),
   defaultWaitMs: ms(30_000),

@@ -7,8 +7,13 @@
  * - Each event is routed by its own type, through an index of type patterns.
  * - Required subscribers get each publish's matching events as one unit, in order, and
  *   keep them until acknowledged; a publish that would overflow one is refused.
+ * - An event whose producer (`source`, `id`) was accepted within `dedupeWindowMs` is not
+ *   accepted again; the answer names the seq it already has.
  * - Delivered events are leased for `ackTimeoutMs`; once the oldest lease lapses, the next
- *   pull delivers again from the first unacknowledged event.
+ *   pull delivers again from the first unacknowledged event. `extend` moves the lease
+ *   end; `nack` makes the next pull start again from a given seq.
+ * - An event delivered `maxDeliveries` times without ack is parked: the ack point moves
+ *   past it and it is kept, bounded, for inspection.
  * - Stream subscribers are offered each event; a full buffer drops it for that stream only.
  * - A paused subscriber is skipped: what is accepted meanwhile never reaches it.
  * - A required subscriber neither pulled nor acked for `expireAfterMs` is removed.
@@ -16,7 +21,7 @@
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
 import {
-  AckBeyondDeliveredError,
+  NeverDeliveredError,
   BacklogFullError,
   BatchTooLargeError,
   BrokerClosedError,
@@ -26,6 +31,7 @@ import {
   ValidationError,
 } from "./errors.ts";
 import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
+import { DedupeWindow } from "./dedupe-window.ts";
 import { type EventLog, RingHistory } from "./history.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
 import { StreamSubscription } from "./stream-subscription.ts";
@@ -48,6 +54,12 @@ export interface BrokerOptions {
   ackTimeoutMs: number;
   maxBacklog: number;
   expireAfterMs: number;
+  /** Defaults of a required subscription: deliveries before parking (0 = unlimited), parked events kept (1,000). */
+  maxDeliveries: number;
+  maxParked: number;
+  /** How long a producer's (`source`, `id`) pair is remembered (120 s; 0 = off), and at most how many (100,000). */
+  dedupeWindowMs: number;
+  dedupeMaxEntries: number;
   /** Longest a pull may wait for events (60 s). */
   maxWaitMs: number;
   /** Most open streams (20,000) and required subscriptions (10,000). */
@@ -70,6 +82,10 @@ export const defaultBrokerOptions: BrokerOptions = {
   ackTimeoutMs: 30_000,
   maxBacklog: 100_000,
   expireAfterMs: 600_000,
+  maxDeliveries: 0,
+  maxParked: 1_000,
+  dedupeWindowMs: 120_000,
+  dedupeMaxEntries: 100_000,
   maxWaitMs: 60_000,
   maxStreams: 20_000,
   maxRequired: 10_000,
@@ -78,11 +94,14 @@ export const defaultBrokerOptions: BrokerOptions = {
   newId: () => crypto.randomUUID(),
 };
 
-/** What a publish accepted: `first`..`last` are the seqs of its events. */
+/** What a publish accepted: `first`..`last` are the seqs of its new events (null when none). */
 export interface PublishResult {
   readonly accepted: number;
-  readonly first: number;
-  readonly last: number;
+  readonly first: number | null;
+  readonly last: number | null;
+  /** Events already accepted within the dedupe window, and the seq each already has, in request order. */
+  readonly duplicates?: number;
+  readonly duplicateSeqs?: readonly number[];
 }
 
 export interface PullOptions {
@@ -103,6 +122,7 @@ export class Broker {
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #requiredIndex = new TypeIndex<RequiredSubscription>();
   readonly #streamIndex = new TypeIndex<StreamSubscription>();
+  readonly #dedupe: DedupeWindow;
   #lastSeq = 0;
   #streamCount = 0;
   #closed = false;
@@ -112,6 +132,7 @@ export class Broker {
     this.options = { ...defaultBrokerOptions, ...options };
     this.#clock = this.options.clock;
     this.#log = this.options.log ?? new RingHistory(this.options.historySize);
+    this.#dedupe = new DedupeWindow(this.options.dedupeWindowMs, this.options.dedupeMaxEntries);
     this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
   }
 
@@ -145,15 +166,42 @@ export class Broker {
 
   #publish(inputs: readonly unknown[], pathOf: (index: number) => string): PublishResult {
     if (this.#closed) throw new BrokerClosedError();
-    const prepared = this.#prepare(inputs, pathOf);
-    this.#checkBacklogs(prepared);
+    const { fresh, duplicateSeqs } = this.#withoutDuplicates(this.#prepare(inputs, pathOf));
+    this.#checkBacklogs(fresh);
     const first = this.#lastSeq + 1;
-    const events = prepared.map((event, index) => acceptEvent(event, first + index));
+    const events = fresh.map((event, index) => acceptEvent(event, first + index));
     this.#lastSeq += events.length;
+    this.#remember(fresh, first);
     this.#log.append(events);
     this.#deliverToRequired(events);
     this.#offerToStreams(events);
-    return { accepted: events.length, first, last: this.#lastSeq };
+    const accepted = events.length > 0 ? { accepted: events.length, first, last: this.#lastSeq } : { accepted: 0, first: null, last: null };
+    return duplicateSeqs.length > 0 ? { ...accepted, duplicates: duplicateSeqs.length, duplicateSeqs } : accepted;
+  }
+
+  /** Splits off events whose producer pair was seen in the window or earlier in this request. */
+  #withoutDuplicates(prepared: readonly PreparedEvent[]): { fresh: PreparedEvent[]; duplicateSeqs: number[] } {
+    const fresh: PreparedEvent[] = [];
+    const duplicateSeqs: number[] = [];
+    const now = this.#clock.now();
+    const inRequest = new Map<string, number>();
+    for (const event of prepared) {
+      const key = event.producerId ? JSON.stringify([event.source, event.id]) : undefined;
+      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(event.source, event.id, now) ?? inRequest.get(key));
+      if (seq !== undefined) duplicateSeqs.push(seq);
+      else {
+        fresh.push(event);
+        if (key !== undefined) inRequest.set(key, this.#lastSeq + fresh.length);
+      }
+    }
+    return { fresh, duplicateSeqs };
+  }
+
+  #remember(fresh: readonly PreparedEvent[], first: number): void {
+    const now = this.#clock.now();
+    fresh.forEach((event, index) => {
+      if (event.producerId) this.#dedupe.remember(event.source, event.id, first + index, now);
+    });
   }
 
   #prepare(inputs: readonly unknown[], pathOf: (index: number) => string): PreparedEvent[] {
@@ -248,8 +296,9 @@ export class Broker {
     if (this.#subscriptions.size - this.#streamCount >= this.options.maxRequired) {
       throw new TooManySubscriptionsError("required", this.options.maxRequired);
     }
-    const { ackTimeoutMs, maxBacklog, expireAfterMs } = { ...this.options, ...options };
-    return new RequiredSubscription(this.options.newId(), name, types, this.#clock.now(), { ackTimeoutMs, maxBacklog, expireAfterMs }, this.#lastSeq);
+    const { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked } = { ...this.options, ...options };
+    const settings = { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked };
+    return new RequiredSubscription(this.options.newId(), name, types, this.#clock.now(), settings, this.#lastSeq);
   }
 
   /**
@@ -293,13 +342,40 @@ export class Broker {
 
   /**
    * Acknowledges everything through `seq` (cumulative). Below the ack point it is a
-   * no-op; beyond the last delivered seq it throws AckBeyondDeliveredError.
+   * no-op; beyond the last delivered seq it throws NeverDeliveredError.
    */
   ack(id: string, seq: number): RequiredSubscription {
+    const sub = this.#deliveredSeq(id, seq);
+    sub.ackThrough(seq);
+    return sub;
+  }
+
+  /**
+   * Makes the next pull deliver again from `seq` (a negative acknowledgement). Below the
+   * ack point it is a no-op; beyond the last delivered seq it throws NeverDeliveredError.
+   */
+  nack(id: string, seq: number): RequiredSubscription {
+    const sub = this.#deliveredSeq(id, seq);
+    if (seq > sub.ackedSeq) sub.redeliverFrom(seq);
+    this.#serveWaiters(sub);
+    return sub;
+  }
+
+  /** Extends the lease of everything delivered and unacked to `ms` from now; returns its end. */
+  extend(id: string, ms: number): number {
+    const sub = this.#required(id);
+    if (!Number.isSafeInteger(ms) || ms < 1) throw new ValidationError([{ path: "/ms", message: "must be a whole number of milliseconds, 1 or more" }]);
+    const leaseExpiresAt = this.#clock.now() + ms;
+    sub.extendLeases(leaseExpiresAt);
+    sub.lastPulledAt = this.#clock.now();
+    return leaseExpiresAt;
+  }
+
+  /** The required subscription `id`, after checking `seq` was delivered to it. */
+  #deliveredSeq(id: string, seq: number): RequiredSubscription {
     const sub = this.#required(id);
     if (!Number.isSafeInteger(seq) || seq < 0) throw new ValidationError([{ path: "/seq", message: "must be a whole number, 0 or more" }]);
-    if (seq > sub.lastDeliveredSeq) throw new AckBeyondDeliveredError(seq, sub.lastDeliveredSeq);
-    sub.ackThrough(seq);
+    if (seq > sub.lastDeliveredSeq) throw new NeverDeliveredError(seq, sub.lastDeliveredSeq);
     sub.lastPulledAt = this.#clock.now();
     return sub;
   }

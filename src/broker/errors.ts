@@ -57,9 +57,9 @@ export class NotRequiredError extends BrokerError {
   }
 }
 
-/** An ack names a seq this subscription has not been delivered yet. */
-export class AckBeyondDeliveredError extends BrokerError {
-  readonly code = "ack-beyond-delivered";
+/** An ack or nack names a seq this subscription has not been delivered yet. */
+export class NeverDeliveredError extends BrokerError {
+  readonly code = "never-delivered";
   constructor(readonly seq: number, readonly lastDeliveredSeq: number) {
     super(`seq ${seq} was never delivered to this subscription; the last delivered seq is ${lastDeliveredSeq}`);
   }

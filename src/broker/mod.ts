@@ -3,7 +3,7 @@ export { Broker, defaultBrokerOptions } from "./broker.ts";
 export type { BrokerOptions, PublishResult, PullOptions, Subscription } from "./broker.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export {
-  AckBeyondDeliveredError,
+  NeverDeliveredError,
   BacklogFullError,
   BatchTooLargeError,
   BrokerClosedError,
@@ -16,7 +16,7 @@ export {
 } from "./errors.ts";
 export { type AcceptedEvent, type EventInput, eventInputSchema } from "./event.ts";
 export { type EventLog, type Gap, type LogRead, RingHistory } from "./history.ts";
-export { type Delivery, RequiredSubscription } from "./required-subscription.ts";
+export { type Delivery, type ParkedEvent, RequiredSubscription } from "./required-subscription.ts";
 export { isNotice, type StreamItem, type StreamNotice, StreamSubscription } from "./stream-subscription.ts";
 export { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema, typePatternsSchema } from "./subscription-spec.ts";
 export { isTypePattern, matchesPattern } from "./type-pattern.ts";

@@ -8,12 +8,22 @@ export interface RequiredOptions {
   readonly maxBacklog: number;
   /** Closed when not pulled for this long (ms); 0 = never. */
   readonly expireAfterMs: number;
+  /** Deliveries after which an unacked event is parked; 0 = unlimited. */
+  readonly maxDeliveries: number;
+  /** Parked events kept for inspection, newest kept. */
+  readonly maxParked: number;
 }
 
 /** Events handed to a consumer together: a published batch is never split. */
 export interface Delivery {
   readonly events: readonly AcceptedEvent[];
   /** How many times these events have been delivered, this time included. */
+  readonly deliveries: number;
+}
+
+/** An event given up on after `maxDeliveries` deliveries. */
+export interface ParkedEvent {
+  readonly event: AcceptedEvent;
   readonly deliveries: number;
 }
 
@@ -37,8 +47,10 @@ export interface PullWaiter {
 export class RequiredSubscription {
   readonly kind = "required";
   paused = false;
-  /** Events handed out (redeliveries included). */
+  /** Events handed out, redeliveries included; of which redelivered; and parked. */
   delivered = 0;
+  redelivered = 0;
+  parkedCount = 0;
   /** Everything at or below this seq is done. */
   ackedSeq: number;
   /** Highest seq ever handed out; acking beyond it is a conflict. */
@@ -47,6 +59,8 @@ export class RequiredSubscription {
   backlog = 0;
   lastPulledAt: number;
   readonly waiters: PullWaiter[] = [];
+  /** The newest parked events, oldest first. */
+  readonly parked: ParkedEvent[] = [];
 
   #units: Unit[] = [];
   #head = 0;
@@ -80,13 +94,21 @@ export class RequiredSubscription {
     return this.#head < this.#next ? this.#units[this.#head].leaseExpiresAt : undefined;
   }
 
-  /** Delivers whole units from the first undelivered one, at least one, up to `max` events. */
+  /**
+   * Delivers whole units from the first undelivered one, at least one, up to `max`
+   * events; a unit already delivered `maxDeliveries` times is parked instead.
+   */
   take(max: number, leaseExpiresAt: number): Delivery[] {
     const taken: Delivery[] = [];
     let count = 0;
     while (this.#next < this.#units.length) {
       const unit = this.#units[this.#next];
+      if (this.options.maxDeliveries > 0 && unit.deliveries >= this.options.maxDeliveries) {
+        this.#parkNext();
+        continue;
+      }
       if (count > 0 && count + unit.events.length > max) break;
+      if (unit.deliveries > 0) this.redelivered += unit.events.length;
       unit.deliveries++;
       unit.leaseExpiresAt = leaseExpiresAt;
       taken.push({ events: unit.events, deliveries: unit.deliveries });
@@ -103,6 +125,27 @@ export class RequiredSubscription {
     this.#next = this.#head;
   }
 
+  /** Makes delivered events from `seq` on undelivered again, splitting a batch if `seq` falls inside it. */
+  redeliverFrom(seq: number): void {
+    for (let index = this.#head; index < this.#next; index++) {
+      const unit = this.#units[index];
+      const from = unit.events.findIndex((event) => event.seq >= seq);
+      if (from === -1) continue;
+      if (from > 0) {
+        this.#units.splice(index + 1, 0, { ...unit, events: unit.events.slice(from) });
+        unit.events = unit.events.slice(0, from);
+        index++;
+      }
+      this.#next = index;
+      return;
+    }
+  }
+
+  /** Sets the lease of everything delivered and unacked to end at `leaseExpiresAt`. */
+  extendLeases(leaseExpiresAt: number): void {
+    for (let index = this.#head; index < this.#next; index++) this.#units[index].leaseExpiresAt = leaseExpiresAt;
+  }
+
   /** Drops everything at or below `seq` (cumulative). */
   ackThrough(seq: number): void {
     if (seq <= this.ackedSeq) return;
@@ -111,8 +154,7 @@ export class RequiredSubscription {
       const unit = this.#units[this.#head];
       const keep = unit.events.findIndex((event) => event.seq > seq);
       if (keep === 0) break;
-      const removed = keep === -1 ? unit.events.length : keep;
-      this.backlog -= removed;
+      this.backlog -= keep === -1 ? unit.events.length : keep;
       if (keep !== -1) {
         unit.events = unit.events.slice(keep);
         break;
@@ -128,6 +170,17 @@ export class RequiredSubscription {
     this.#units = [];
     this.#head = this.#next = 0;
     this.backlog = 0;
+  }
+
+  /** Moves the next unit to the parked list; at the head, the ack point moves past it. */
+  #parkNext(): void {
+    const [unit] = this.#units.splice(this.#next, 1);
+    this.backlog -= unit.events.length;
+    this.parkedCount += unit.events.length;
+    for (const event of unit.events) this.parked.push({ event, deliveries: unit.deliveries });
+    const excess = this.parked.length - this.options.maxParked;
+    if (excess > 0) this.parked.splice(0, excess);
+    if (this.#next === this.#head) this.ackedSeq = Math.max(this.ackedSeq, unit.events.at(-1)!.seq);
   }
 
   #compact(): void {

@@ -19,6 +19,7 @@ export const requiredSpecSchema = z.strictObject({
   ackTimeoutMs: wholeMs(86_400_000).min(1, "must be at least 1").optional(),
   maxBacklog: z.number({ error: "must be a number of events" }).int("must be a whole number").min(1, "must be at least 1").max(10_000_000, "must be at most 10000000").optional(),
   expireAfterMs: wholeMs(2_147_483_647).optional(),
+  maxDeliveries: z.number({ error: "must be a number of deliveries" }).int("must be a whole number").min(0, "must not be negative").max(1_000_000, "must be at most 1000000").optional(),
 }, { error: "must be a subscription object" });
 
 export type RequiredSpec = z.input<typeof requiredSpecSchema>;

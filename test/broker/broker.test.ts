@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  AckBeyondDeliveredError,
+  NeverDeliveredError,
   BacklogFullError,
   BatchTooLargeError,
   Broker,
@@ -145,13 +145,13 @@ test("ack() is cumulative, and acking below the ack point is a no-op", async () 
   broker.close();
 });
 
-test("ack() of a seq never delivered throws AckBeyondDeliveredError and changes nothing", async () => {
+test("ack() of a seq never delivered throws NeverDeliveredError and changes nothing", async () => {
   const { broker } = brokerOnFakeClock();
   const sub = broker.subscribe({ kind: "required" });
   broker.send({ type: "a" });
   broker.send({ type: "a" });
   await broker.pull(sub.id, { max: 1 });
-  assert.throws(() => broker.ack(sub.id, 2), AckBeyondDeliveredError);
+  assert.throws(() => broker.ack(sub.id, 2), NeverDeliveredError);
   assert.equal(sub.ackedSeq, 0);
   assert.equal(sub.backlog, 2);
   broker.close();

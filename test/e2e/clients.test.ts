@@ -78,3 +78,19 @@ test(`${runtime}: an EventSource gets events in onmessage, notices as named even
   assert.equal(subscribedIds.length, 2);
   await server.stop();
 });
+
+test(`${runtime}: a consumer that crashes mid-batch gets the same events again once the lease lapses`, async () => {
+  const server = await startServer();
+  const sub = await (await postJson(`${server.url}/subscriptions`, { types: ["job"], ackTimeoutMs: 300 })).json();
+  await postJson(`${server.url}/events`, [{ type: "job", data: 1 }, { type: "job", data: 2 }, { type: "job", data: 3 }]);
+  const pull = async () => (await (await postJson(`${server.url}/subscriptions/${sub.id}/pull`, { waitMs: 5_000 })).json()).events;
+  const first = await pull();
+  assert.deepEqual(first.map((e: { seq: number }) => e.seq), [1, 2, 3]);
+  // The consumer handles event 1, acks it, and dies before the rest.
+  await postJson(`${server.url}/subscriptions/${sub.id}/ack`, { seq: 1 });
+  const started = Date.now();
+  const again = await pull();
+  assert.ok(Date.now() - started >= 200, "redelivered only after the lease lapsed");
+  assert.deepEqual(again.map((e: { seq: number; deliveries: number }) => [e.seq, e.deliveries]), [[2, 2], [3, 2]]);
+  await server.stop();
+});

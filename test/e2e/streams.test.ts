@@ -9,7 +9,7 @@ async function subscriptions(url: string): Promise<{ id: string; kind: string; d
   return (await (await fetch(`${url}/subscriptions`)).json()).subscriptions;
 }
 
-test(`${runtime}: an idle stream and a waiting pull both outlive the runtime's 10 s idle timeout`, async () => {
+test(`${runtime}: an idle stream and a waiting pull both outlive the runtime's 10 s idle timeout`, { timeout: 30_000 }, async () => {
   const server = await startServer();
   const stream = await fetch(`${server.url}/events/stream`);
   const reader = new SseReader(stream.body!);
@@ -27,7 +27,7 @@ test(`${runtime}: an idle stream and a waiting pull both outlive the runtime's 1
   await server.stop();
 });
 
-test(`${runtime}: a stalled reader gets drops while a fast reader and the publishers are unaffected`, async () => {
+test(`${runtime}: a stalled reader gets drops while a fast reader and the publishers are unaffected`, { timeout: 30_000 }, async () => {
   const server = await startServer({ BROKER_STREAM_BUFFER: "200" });
   const { port } = new URL(server.url);
   // A client that sends its request and then never reads: the kernel buffers fill up.

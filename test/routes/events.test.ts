@@ -24,7 +24,7 @@ test("POST /events reads application/cloudevents+json and application/cloudevent
   const app = testApp();
   const event = { specversion: "1.0", id: "1", source: "/s", type: "t" };
   assert.equal((await accepted(await app.post("/events", event, "application/cloudevents+json; charset=utf-8"))).accepted, 1);
-  assert.equal((await accepted(await app.post("/events", [event, { ...event, id: "2" }], "application/cloudevents-batch+json"))).accepted, 2);
+  assert.equal((await accepted(await app.post("/events", [{ ...event, id: "2" }, { ...event, id: "3" }], "application/cloudevents-batch+json"))).accepted, 2);
   await problemOf(await app.post("/events", [event], "application/cloudevents+json"), 400);
   await problemOf(await app.post("/events", event, "application/cloudevents-batch+json"), 400);
   await app.close();
@@ -140,5 +140,15 @@ test("POST /events with deeply nested data answers 202 or 400, never a 5xx", asy
   const response = await app.post("/events", `{"type":"a","data":${"[".repeat(depth)}${"]".repeat(depth)}}`);
   assert.ok(response.status === 202 || response.status === 400, `status ${response.status}`);
   assert.equal((await accepted(await app.post("/events", { type: "a" }))).accepted, 1);
+  await app.close();
+});
+
+test("POST /events answers duplicates with their count and the seqs they already have", async () => {
+  const app = testApp();
+  await app.post("/events", { type: "a", source: "/p", id: "o-1" });
+  const body = await accepted(await app.post("/events", [{ type: "a", source: "/p", id: "o-1" }, { type: "a", source: "/p", id: "o-2" }]));
+  assert.deepEqual(body, { accepted: 1, first: 2, last: 2, duplicates: 1, duplicateSeqs: [1] });
+  const again = await accepted(await app.post("/events", { type: "a", source: "/p", id: "o-2" }));
+  assert.deepEqual(again, { accepted: 0, first: null, last: null, duplicates: 1, duplicateSeqs: [2] });
   await app.close();
 });

@@ -201,3 +201,40 @@ test("a required subscription receives every event accepted after it, none skipp
   assert.deepEqual(events.map((event) => event.seq), Array.from({ length: 40 }, (_, i) => i + 1));
   await app.close();
 });
+
+test("POST extend keeps the lease; nack redelivers from a seq; both answer 409 beyond the delivered", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app, { ackTimeoutMs: 1_000 });
+  await app.post("/events", [{ type: "a" }, { type: "a" }]);
+  await pull(app, sub.id);
+  const extended = await app.post(`/subscriptions/${sub.id}/extend`, { ms: 10_000 });
+  assert.equal(extended.status, 200);
+  assert.equal(Date.parse((await extended.json()).leaseExpiresAt), app.clock.now() + 10_000);
+  app.clock.advance(5_000);
+  assert.deepEqual(await pull(app, sub.id), [], "still leased");
+  assert.equal((await app.post(`/subscriptions/${sub.id}/nack`, { seq: 2 })).status, 200);
+  assert.deepEqual((await pull(app, sub.id)).map((event) => [event.seq, event.deliveries]), [[2, 2]]);
+  await problemOf(await app.post(`/subscriptions/${sub.id}/nack`, { seq: 3 }), 409);
+  await problemOf(await app.post(`/subscriptions/${sub.id}/extend`, { ms: 0 }), 400);
+  await problemOf(await app.post(`/subscriptions/${sub.id}/nack`, {}), 400);
+  await problemOf(await app.post("/subscriptions/nope/extend", { ms: 5 }), 404);
+  await app.close();
+});
+
+test("GET parked lists events given up on after maxDeliveries, counted in the subscription", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app, { maxDeliveries: 1 });
+  assert.equal(sub.maxDeliveries, 1);
+  await app.post("/events", { type: "poison", data: 1 });
+  await app.post("/events", { type: "fine" });
+  await pull(app, sub.id, { max: 1, waitMs: 0 });
+  await app.post(`/subscriptions/${sub.id}/nack`, { seq: 1 });
+  assert.deepEqual((await pull(app, sub.id)).map((event) => event.seq), [2]);
+  const { events } = await (await app.request(`/subscriptions/${sub.id}/parked`)).json();
+  assert.deepEqual(events.map((event: { seq: number; type: string; deliveries: number }) => [event.seq, event.type, event.deliveries]), [[1, "poison", 1]]);
+  const view = await (await app.request(`/subscriptions/${sub.id}`)).json();
+  assert.equal(view.parked, 1);
+  assert.equal(view.ackedSeq, 1);
+  await problemOf(await app.request("/subscriptions/nope/parked"), 404);
+  await app.close();
+});
