@@ -1,36 +1,39 @@
 /** `POST /events`: every body shape the contract accepts, one dispatch on the body itself. */
 import { Hono } from "hono";
-import { type Broker, ValidationError } from "../src/broker/mod.ts";
+import { type Broker, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
+import { callerOf } from "./auth.ts";
 import { isJsonLike, mediaTypeOf, parseJson, unsupportedMediaType } from "./body.ts";
 import { binaryModeError, eventFromBinary, isBinaryMode } from "./cloudevents-binary.ts";
+import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 
 const READABLE = "application/json, application/cloudevents+json, application/cloudevents-batch+json, or CloudEvents binary mode (ce-* headers)";
 
 export function eventRoutes(broker: Broker) {
-  return new Hono().post("/", async (c) => {
+  return new Hono<AppEnv>().post("/", async (c) => {
     const mediaType = mediaTypeOf(c);
     const body = new Uint8Array(await c.req.arrayBuffer());
+    const options = { allowTypes: callerOf(c)?.publish };
     const result = isBinaryMode(c.req.raw.headers)
-      ? publishBinary(broker, c.req.raw.headers, body, mediaType)
-      : publishStructured(broker, body, mediaType);
+      ? publishBinary(broker, c.req.raw.headers, body, mediaType, options)
+      : publishStructured(broker, body, mediaType, options);
     return c.json(result, 202);
   });
 }
 
-function publishStructured(broker: Broker, body: Uint8Array, mediaType: string) {
+function publishStructured(broker: Broker, body: Uint8Array, mediaType: string, options: PublishOptions) {
   const text = new TextDecoder().decode(body);
-  if (mediaType === "application/cloudevents+json") return broker.send(parseJson(text));
-  if (mediaType === "application/cloudevents-batch+json") return broker.sendBatch(asBatch(parseJson(text)));
+  if (mediaType === "application/cloudevents+json") return broker.send(parseJson(text), options);
+  if (mediaType === "application/cloudevents-batch+json") return broker.sendBatch(asBatch(parseJson(text)), options);
   if (mediaType !== "application/json" && !isJsonLike(mediaType)) throw unsupportedMediaType(mediaType, READABLE);
   if (mediaType !== "application/json" && !/^\s*[[{]/.test(text)) throw unsupportedMediaType(mediaType, READABLE);
   const parsed = parseJson(text);
-  return Array.isArray(parsed) ? broker.sendBatch(parsed) : broker.send(parsed);
+  return Array.isArray(parsed) ? broker.sendBatch(parsed, options) : broker.send(parsed, options);
 }
 
-function publishBinary(broker: Broker, headers: Headers, body: Uint8Array, mediaType: string) {
+function publishBinary(broker: Broker, headers: Headers, body: Uint8Array, mediaType: string, options: PublishOptions) {
   try {
-    return broker.send(eventFromBinary(headers, body, mediaType));
+    return broker.send(eventFromBinary(headers, body, mediaType), options);
   } catch (error) {
     throw error instanceof ValidationError ? binaryModeError(error) : error;
   }

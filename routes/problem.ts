@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { BacklogFullError, BrokerError, type FieldIssue, ValidationError } from "../src/broker/mod.ts";
+import { BacklogFullError, BrokerError, type FieldIssue, ForbiddenTypeError, ValidationError } from "../src/broker/mod.ts";
 
 /** An error at the HTTP edge that is not the core's: bad JSON, unreadable content type. */
 export class HttpProblem extends Error {
@@ -11,6 +11,7 @@ export class HttpProblem extends Error {
     readonly code: string,
     readonly detail: string,
     readonly errors?: readonly FieldIssue[],
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail);
   }
@@ -22,6 +23,7 @@ const STATUS_OF_CORE_ERROR: Record<string, ContentfulStatusCode> = {
   "backlog-full": 503,
   "too-many-subscriptions": 503,
   "not-found": 404,
+  "forbidden": 403,
   "not-required": 409,
   "never-delivered": 409,
   "closed": 503,
@@ -39,14 +41,16 @@ const TITLES: Record<string, string> = {
   "not-required": "Not a required subscription",
   "never-delivered": "Never delivered",
   "closed": "Shutting down",
+  "unauthorized": "Unauthorized",
+  "forbidden": "Forbidden",
 };
 
 /** Seconds a refused publisher should wait before trying again. */
 const RETRY_AFTER_SECONDS = "1";
 
-export function problemResponse(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Response {
+export function problemResponse(status: number, code: string, detail: string, extra: Record<string, unknown> = {}, extraHeaders: Record<string, string> = {}): Response {
   const body = { type: `/problems/${code}`, title: TITLES[code] ?? "Error", status, detail, ...extra };
-  const headers: Record<string, string> = { "Content-Type": "application/problem+json" };
+  const headers: Record<string, string> = { "Content-Type": "application/problem+json", ...extraHeaders };
   if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
   return new Response(JSON.stringify(body), { status, headers });
 }
@@ -54,12 +58,13 @@ export function problemResponse(status: number, code: string, detail: string, ex
 /** The one place any thrown error becomes an answer. */
 export function errorToResponse(error: unknown, c: Context): Response {
   if (error instanceof HttpProblem) {
-    return problemResponse(error.status, error.code, error.detail, error.errors ? { errors: error.errors } : {});
+    return problemResponse(error.status, error.code, error.detail, error.errors ? { errors: error.errors } : {}, error.headers);
   }
   if (error instanceof BrokerError) {
     const extra: Record<string, unknown> = {};
     if (error instanceof ValidationError) extra.errors = error.issues;
     if (error instanceof BacklogFullError) extra.subscription = error.subscriptionId;
+    if (error instanceof ForbiddenTypeError) extra.errors = [{ path: error.path, message: "is a type this token may not publish" }];
     return problemResponse(STATUS_OF_CORE_ERROR[error.code] ?? 400, error.code, error.message, extra);
   }
   if (error instanceof HTTPException) return problemResponse(error.status, "http", error.message || "request refused");

@@ -1,7 +1,8 @@
 /** `GET /events/stream`: a live stream subscription over Server-Sent Events. */
 import { Hono } from "hono";
 import { z } from "zod";
-import { type Broker, parseOrThrow } from "../src/broker/mod.ts";
+import { type Broker, parseOrThrow, typePatternsSchema } from "../src/broker/mod.ts";
+import { allowedTypes, callerOf } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { SSE_HEADERS, SseConnection, type SseHub } from "./sse.ts";
 
@@ -23,15 +24,15 @@ export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOp
     const query = parseOrThrow(streamQuerySchema, { ...c.req.query(), lastEventId: c.req.header("last-event-id") });
     // EventSource sends Last-Event-ID on reconnect while the URL keeps the first ?since.
     const since = query.lastEventId ?? query.since;
-    const subscription = broker.subscribe({
-      kind: "stream",
-      types: parseTypes(query.types),
-      since: since === undefined ? undefined : Number(since),
-    });
+    const caller = callerOf(c);
+    const types = allowedTypes(caller, parseOrThrow(typePatternsSchema, parseTypes(query.types), "/types"));
+    const subscription = broker.subscribe({ kind: "stream", types, since: since === undefined ? undefined : Number(since) }, { owner: caller?.sub });
+    const expiry = endAtExpiry(broker, subscription.id, caller?.expiresAt);
     const connection = new SseConnection(subscription, {
       retryMs: options.retryMs,
       named: query.named === "1" || query.named === "true",
       onEnd: () => {
+        clearTimeout(expiry);
         broker.unsubscribe(subscription.id, "client-gone");
         hub.delete(connection);
       },
@@ -41,6 +42,15 @@ export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOp
     c.env?.holdOpen?.(c.req.raw);
     return new Response(connection.body(), { headers: SSE_HEADERS });
   });
+}
+
+/** Timers run at most 2^31 - 1 ms; a token valid for longer than that outlives most streams anyway. */
+const LONGEST_TIMER_MS = 2_147_483_647;
+
+/** Ends the stream with `broker.closing {"reason":"token-expired"}` when its token expires. */
+function endAtExpiry(broker: Broker, id: string, expiresAt: number | undefined) {
+  if (expiresAt === undefined || expiresAt - Date.now() > LONGEST_TIMER_MS) return undefined;
+  return setTimeout(() => broker.unsubscribe(id, "token-expired"), Math.max(0, expiresAt - Date.now()));
 }
 
 /** `a,b.*` as a list; absent, empty or `*` means every type. */

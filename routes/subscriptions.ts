@@ -1,14 +1,14 @@
-/** `/subscriptions`: create, list, pause, delete, and pull/ack required subscriptions. */
-import { Hono } from "hono";
+/** `/subscriptions`: create, list, pause, delete; pull, ack, nack and extend required ones. */
+import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { type Broker, parseOrThrow } from "../src/broker/mod.ts";
+import { type Broker, parseOrThrow, type RequiredSpec, requiredSpecSchema, type Subscription } from "../src/broker/mod.ts";
+import { allowedTypes, assertVisible, type Caller, callerOf } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 import { pullBody, subscriptionView } from "./subscription-view.ts";
 
 const seq = z.number({ error: "must be a seq" }).int("must be a whole number").min(0, "must not be negative");
-
 const patchSchema = z.strictObject({ paused: z.boolean({ error: "must be true or false" }) });
 const seqSchema = z.strictObject({ seq });
 const extendSchema = z.strictObject({
@@ -29,58 +29,70 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     waitMs: z.number({ error: "must be a number of milliseconds" }).int("must be a whole number").min(0, "must not be negative").max(options.maxWaitMs, `must be at most ${options.maxWaitMs}`).default(options.defaultWaitMs),
     ack: seq.optional(),
   });
+  /** The subscription named in the path, if this caller may see it. */
+  const visible = (c: Context<AppEnv>): Subscription => assertVisible(callerOf(c), broker.get(c.req.param("id")!));
+  const json = (c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>) => c.body(body, 200, { "Content-Type": "application/json" });
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {
       const body = await readJsonBody(c);
+      const caller = callerOf(c);
+      const owner = { owner: caller?.sub };
       if (Array.isArray(body)) {
         if (body.length > MAX_CREATE) throw new HttpProblem(413, "batch-too-large", `at most ${MAX_CREATE} subscriptions may be created at once`);
-        const created = broker.subscribeBatch(body);
-        return c.json(created.map(subscriptionView), 201);
+        const specs = body.map((spec, index) => narrowed(caller, parseOrThrow(requiredSpecSchema, spec, `/${index}`)));
+        return c.json(broker.subscribeBatch(specs, owner).map(subscriptionView), 201);
       }
-      if (typeof body !== "object" || body === null) throw new HttpProblem(400, "invalid", "the body must be a subscription object or an array of them", [{ path: "", message: "must be an object or an array" }]);
-      const created = broker.subscribe({ ...body, kind: "required" });
+      if (typeof body !== "object" || body === null) {
+        throw new HttpProblem(400, "invalid", "the body must be a subscription object or an array of them", [{ path: "", message: "must be an object or an array" }]);
+      }
+      const created = broker.subscribe({ kind: "required", ...narrowed(caller, parseOrThrow(requiredSpecSchema, body)) }, owner);
       c.header("Location", `/subscriptions/${created.id}`);
       return c.json(subscriptionView(created), 201);
     })
-    .get("/", (c) => c.json({ subscriptions: broker.list().map(subscriptionView) }))
-    .get("/:id", (c) => c.json(subscriptionView(broker.get(c.req.param("id")))))
+    .get("/", (c) => {
+      const caller = callerOf(c);
+      const mine = broker.list().filter((sub) => !caller || sub.owner === caller.sub);
+      return c.json({ subscriptions: mine.map(subscriptionView) });
+    })
+    .get("/:id", (c) => c.json(subscriptionView(visible(c))))
     .patch("/:id", async (c) => {
       const { paused } = parseOrThrow(patchSchema, await readJsonBody(c));
-      return c.json(subscriptionView(broker.setPaused(c.req.param("id"), paused)));
+      return c.json(subscriptionView(broker.setPaused(visible(c).id, paused)));
     })
     .delete("/:id", (c) => {
-      broker.get(c.req.param("id"));
-      broker.unsubscribe(c.req.param("id"));
+      broker.unsubscribe(visible(c).id);
       return c.body(null, 204);
     })
     .post("/:id/ack", async (c) => {
-      const { seq } = parseOrThrow(seqSchema, await readJsonBody(c));
-      const sub = broker.ack(c.req.param("id"), seq);
+      const id = visible(c).id;
+      const sub = broker.ack(id, parseOrThrow(seqSchema, await readJsonBody(c)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/nack", async (c) => {
-      const { seq } = parseOrThrow(seqSchema, await readJsonBody(c));
-      const sub = broker.nack(c.req.param("id"), seq);
+      const id = visible(c).id;
+      const sub = broker.nack(id, parseOrThrow(seqSchema, await readJsonBody(c)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/extend", async (c) => {
-      const { ms } = parseOrThrow(extendSchema, await readJsonBody(c));
-      const leaseExpiresAt = broker.extend(c.req.param("id"), ms);
+      const id = visible(c).id;
+      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendSchema, await readJsonBody(c)).ms);
       return c.json({ leaseExpiresAt: new Date(leaseExpiresAt).toISOString() });
     })
     .get("/:id/parked", (c) => {
-      const sub = broker.get(c.req.param("id"));
-      if (sub.kind !== "required") return c.json({ events: [] });
-      const deliveries = sub.parked.map(({ event, deliveries }) => ({ events: [event], deliveries }));
-      return c.body(pullBody(deliveries), 200, { "Content-Type": "application/json" });
+      const sub = visible(c);
+      const parked = sub.kind === "required" ? sub.parked : [];
+      return json(c, pullBody(parked.map(({ event, deliveries }) => ({ events: [event], deliveries }))));
     })
     .post("/:id/pull", async (c) => {
-      const id = c.req.param("id");
-      broker.get(id);
+      const id = visible(c).id;
       const request = parseOrThrow(pullSchema, await readJsonBody(c));
       c.env?.holdOpen?.(c.req.raw);
-      const deliveries = await broker.pull(id, { ...request, signal: c.req.raw.signal });
-      return c.body(pullBody(deliveries), 200, { "Content-Type": "application/json" });
+      return json(c, pullBody(await broker.pull(id, { ...request, signal: c.req.raw.signal })));
     });
+}
+
+/** A spec whose types are narrowed to what the caller may subscribe to. */
+function narrowed(caller: Caller | undefined, spec: RequiredSpec): RequiredSpec {
+  return { ...spec, types: allowedTypes(caller, spec.types ?? ["*"]) };
 }

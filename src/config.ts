@@ -41,9 +41,14 @@ export const settingsSchema = z.strictObject({
   maxRequired: count(10_000),
   /** How long shutdown waits for streams to flush their closing notice. */
   shutdownGraceMs: ms(3_000),
+  /** HS256 secret; setting it turns access control on. */
+  jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Origins (comma list) whose pages may call the broker; none by default. */
+  corsOrigins: z.string().default("").transform((list) => list.split(",").map((origin) => origin.trim()).filter(Boolean)),
 });
 
-export type Settings = z.infer<typeof settingsSchema>;
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
 
 /** `streamBuffer` → `BROKER_STREAM_BUFFER`; `port` and `host` stay `PORT` and `HOST`. */
 export function envNameOf(setting: string): string {

@@ -2,7 +2,9 @@
 import { Hono } from "hono";
 import { Broker, type Clock, systemClock } from "./broker/mod.ts";
 import type { Settings } from "./config.ts";
+import { accessControl } from "../routes/auth.ts";
 import { limitBodySize } from "../routes/body.ts";
+import { corsFor } from "../routes/cors.ts";
 import type { AppEnv } from "../routes/env.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
@@ -21,7 +23,10 @@ export interface BrokerServer {
 export function createBrokerServer(settings: Settings, clock: Clock = systemClock): BrokerServer {
   const broker = new Broker({ ...settings, clock });
   const hub = new SseHub(settings.heartbeatMs);
-  const app = new Hono<AppEnv>()
+  const app = new Hono<AppEnv>();
+  if (settings.corsOrigins.length > 0) app.use(corsFor(settings.corsOrigins));
+  if (settings.jwtSecret) app.use(accessControl(settings.jwtSecret));
+  app
     .use(limitBodySize(settings.maxBodyBytes))
     .route("/events/stream", streamRoutes(broker, hub, settings))
     .route("/events", eventRoutes(broker))
@@ -45,7 +50,7 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 export function startupLines(settings: Settings, port: number): string[] {
   const shown = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
   const lines = [`event-broker listening on http://${shown}:${port}`];
-  if (!LOOPBACK.has(settings.host)) {
+  if (!LOOPBACK.has(settings.host) && !settings.jwtSecret) {
     lines.push(`warning: listening on ${settings.host} with access control off; anyone who can reach it may publish and subscribe`);
   }
   return lines;

@@ -21,22 +21,24 @@
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
 import {
-  NeverDeliveredError,
   BacklogFullError,
   BatchTooLargeError,
   BrokerClosedError,
+  ForbiddenTypeError,
+  NeverDeliveredError,
   NotRequiredError,
   SubscriptionNotFoundError,
   TooManySubscriptionsError,
   ValidationError,
 } from "./errors.ts";
-import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { DedupeWindow } from "./dedupe-window.ts";
+import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { type EventLog, RingHistory } from "./history.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
 import { StreamSubscription } from "./stream-subscription.ts";
 import { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema } from "./subscription-spec.ts";
 import { TypeIndex } from "./type-index.ts";
+import { matchesAny } from "./type-pattern.ts";
 import { parseOrThrow } from "./validate.ts";
 
 export type Subscription = RequiredSubscription | StreamSubscription;
@@ -104,6 +106,17 @@ export interface PublishResult {
   readonly duplicateSeqs?: readonly number[];
 }
 
+export interface PublishOptions {
+  /** Type patterns the caller may publish; any other type refuses the whole publish. */
+  allowTypes?: readonly string[];
+}
+
+/** Who subscribes: set when access control is on. */
+export interface SubscriberOptions {
+  /** The caller owning the subscription (a token's `sub`). */
+  owner?: string;
+}
+
 export interface PullOptions {
   /** Events wanted (100); a batch is never split, so more may come. */
   max?: number;
@@ -149,8 +162,8 @@ export class Broker {
    * Accepts one event. Throws ValidationError (paths from the event's root),
    * BacklogFullError, or BrokerClosedError; nothing is accepted then.
    */
-  send(event: unknown): PublishResult {
-    return this.#publish([event], () => "");
+  send(event: unknown, options: PublishOptions = {}): PublishResult {
+    return this.#publish([event], () => "", options);
   }
 
   /**
@@ -158,15 +171,17 @@ export class Broker {
    * its matching events of the batch in one delivery. Throws as `send` (paths start with
    * the event's index), and BatchTooLargeError over `maxBatch`.
    */
-  sendBatch(events: readonly unknown[]): PublishResult {
+  sendBatch(events: readonly unknown[], options: PublishOptions = {}): PublishResult {
     if (events.length > this.options.maxBatch) throw new BatchTooLargeError(events.length, this.options.maxBatch);
     if (events.length === 0) throw new ValidationError([{ path: "", message: "the batch holds no events" }]);
-    return this.#publish(events, (index) => `/${index}`);
+    return this.#publish(events, (index) => `/${index}`, options);
   }
 
-  #publish(inputs: readonly unknown[], pathOf: (index: number) => string): PublishResult {
+  #publish(inputs: readonly unknown[], pathOf: (index: number) => string, { allowTypes }: PublishOptions): PublishResult {
     if (this.#closed) throw new BrokerClosedError();
-    const { fresh, duplicateSeqs } = this.#withoutDuplicates(this.#prepare(inputs, pathOf));
+    const prepared = this.#prepare(inputs, pathOf);
+    if (allowTypes) checkAllowed(prepared, allowTypes, pathOf);
+    const { fresh, duplicateSeqs } = this.#withoutDuplicates(prepared);
     this.#checkBacklogs(fresh);
     const first = this.#lastSeq + 1;
     const events = fresh.map((event, index) => acceptEvent(event, first + index));
@@ -259,13 +274,14 @@ export class Broker {
    * kept history following `since` when given; required ones see events from now on.
    * Throws ValidationError for a bad spec, TooManySubscriptionsError past the limits.
    */
-  subscribe(spec: { kind: "stream" } & StreamSpec): StreamSubscription;
-  subscribe(spec: { kind: "required" } & RequiredSpec): RequiredSubscription;
-  subscribe(spec: ({ kind: "stream" } & StreamSpec) | ({ kind: "required" } & RequiredSpec)): Subscription;
-  subscribe(spec: ({ kind: "stream" } & StreamSpec) | ({ kind: "required" } & RequiredSpec)): Subscription {
+  subscribe(spec: { kind: "stream" } & StreamSpec, options?: SubscriberOptions): StreamSubscription;
+  subscribe(spec: { kind: "required" } & RequiredSpec, options?: SubscriberOptions): RequiredSubscription;
+  subscribe(spec: ({ kind: "stream" } & StreamSpec) | ({ kind: "required" } & RequiredSpec), options?: SubscriberOptions): Subscription;
+  subscribe(spec: ({ kind: "stream" } & StreamSpec) | ({ kind: "required" } & RequiredSpec), options: SubscriberOptions = {}): Subscription {
     if (this.#closed) throw new BrokerClosedError();
     const { kind, ...rest } = spec;
     const sub = kind === "stream" ? this.#newStream(rest) : this.#newRequired(rest);
+    sub.owner = options.owner;
     this.#subscriptions.set(sub.id, sub);
     if (sub.kind === "stream") {
       this.#streamIndex.add(sub, sub.types);
@@ -275,12 +291,12 @@ export class Broker {
   }
 
   /** Opens several required subscriptions at once: all of them, or none. */
-  subscribeBatch(specs: readonly RequiredSpec[]): RequiredSubscription[] {
+  subscribeBatch(specs: readonly RequiredSpec[], options: SubscriberOptions = {}): RequiredSubscription[] {
     specs.forEach((spec, index) => parseOrThrow(requiredSpecSchema, spec, `/${index}`));
     if (this.#subscriptions.size - this.#streamCount + specs.length > this.options.maxRequired) {
       throw new TooManySubscriptionsError("required", this.options.maxRequired);
     }
-    return specs.map((spec) => this.subscribe({ kind: "required", ...spec }));
+    return specs.map((spec) => this.subscribe({ kind: "required", ...spec }, options));
   }
 
   #newStream(spec: StreamSpec): StreamSubscription {
@@ -461,4 +477,9 @@ export class Broker {
     this.#cancelSweep();
     for (const id of [...this.#subscriptions.keys()]) this.unsubscribe(id, reason);
   }
+}
+
+function checkAllowed(events: readonly PreparedEvent[], allowTypes: readonly string[], pathOf: (index: number) => string): void {
+  const index = events.findIndex((event) => !matchesAny(allowTypes, event.type));
+  if (index !== -1) throw new ForbiddenTypeError(events[index].type, pathOf(index) + "/type");
 }

@@ -34,6 +34,14 @@ export class BacklogFullError extends BrokerError {
   }
 }
 
+/** The caller may not publish an event of this type; nothing was accepted. */
+export class ForbiddenTypeError extends BrokerError {
+  readonly code = "forbidden";
+  constructor(readonly type: string, readonly path: string) {
+    super(`this caller may not publish events of type ${type}`);
+  }
+}
+
 /** A configured bound on open subscriptions was reached. */
 export class TooManySubscriptionsError extends BrokerError {
   readonly code = "too-many-subscriptions";

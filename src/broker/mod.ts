@@ -1,6 +1,6 @@
 /** The broker core's public surface: runtime-free, no HTTP. */
 export { Broker, defaultBrokerOptions } from "./broker.ts";
-export type { BrokerOptions, PublishResult, PullOptions, Subscription } from "./broker.ts";
+export type { BrokerOptions, PublishOptions, PublishResult, PullOptions, SubscriberOptions, Subscription } from "./broker.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export {
   NeverDeliveredError,
@@ -8,6 +8,7 @@ export {
   BatchTooLargeError,
   BrokerClosedError,
   BrokerError,
+  ForbiddenTypeError,
   type FieldIssue,
   NotRequiredError,
   SubscriptionNotFoundError,
@@ -19,5 +20,5 @@ export { type EventLog, type Gap, type LogRead, RingHistory } from "./history.ts
 export { type Delivery, type ParkedEvent, RequiredSubscription } from "./required-subscription.ts";
 export { isNotice, type StreamItem, type StreamNotice, StreamSubscription } from "./stream-subscription.ts";
 export { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema, typePatternsSchema } from "./subscription-spec.ts";
-export { isTypePattern, matchesPattern } from "./type-pattern.ts";
+export { intersectPatterns, isTypePattern, matchesAny, matchesPattern } from "./type-pattern.ts";
 export { fieldIssues, parseOrThrow } from "./validate.ts";

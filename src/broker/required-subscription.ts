@@ -47,6 +47,8 @@ export interface PullWaiter {
 export class RequiredSubscription {
   readonly kind = "required";
   paused = false;
+  /** Who created it, when access control is on; anyone else is told it does not exist. */
+  owner: string | undefined;
   /** Events handed out, redeliveries included; of which redelivered; and parked. */
   delivered = 0;
   redelivered = 0;

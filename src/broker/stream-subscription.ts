@@ -36,6 +36,8 @@ export interface Replay {
 export class StreamSubscription {
   readonly kind = "stream";
   paused = false;
+  /** Who created it, when access control is on; anyone else is told it does not exist. */
+  owner: string | undefined;
   /** Events handed to the reader, and events dropped for a full buffer. */
   delivered = 0;
   dropped = 0;

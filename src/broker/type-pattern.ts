@@ -33,3 +33,32 @@ export function matchesPattern(pattern: string, type: string): boolean {
 export function matchesAny(patterns: readonly string[], type: string): boolean {
   return patterns.some((pattern) => matchesPattern(pattern, type));
 }
+
+/**
+ * The patterns selecting exactly the types that both lists select, so a subscription's
+ * filter can be narrowed to what a grant allows and still be indexed.
+ */
+export function intersectPatterns(left: readonly string[], right: readonly string[]): string[] {
+  const result = new Set<string>();
+  for (const a of left) {
+    for (const b of right) {
+      const both = intersectTwo(a, b);
+      if (both !== null) result.add(both);
+    }
+  }
+  return [...result];
+}
+
+function intersectTwo(a: string, b: string): string | null {
+  if (a === "*") return b;
+  if (b === "*") return a;
+  const aPrefix = a.endsWith(".*");
+  const bPrefix = b.endsWith(".*");
+  if (!aPrefix && !bPrefix) return a === b ? a : null;
+  if (aPrefix && !bPrefix) return matchesPattern(a, b) ? b : null;
+  if (!aPrefix && bPrefix) return matchesPattern(b, a) ? a : null;
+  // Both prefixes: the narrower one, if it lies under the wider one.
+  if (a.startsWith(b.slice(0, -1))) return a;
+  if (b.startsWith(a.slice(0, -1))) return b;
+  return null;
+}

@@ -1,9 +1,9 @@
-import { type Settings, settingsSchema } from "../../src/config.ts";
+import { type SettingsInput, settingsSchema } from "../../src/config.ts";
 import { createBrokerServer } from "../../src/server.ts";
 import { FakeClock } from "./fake-clock.ts";
 
 /** The whole HTTP app in-process, on a fake clock; call `close()` at the end. */
-export function testApp(overrides: Partial<Settings> = {}) {
+export function testApp(overrides: SettingsInput = {}) {
   const clock = new FakeClock();
   const server = createBrokerServer(settingsSchema.parse(overrides), clock);
   const request = (path: string, init?: RequestInit) => server.app.request(`http://broker.test${path}`, init);

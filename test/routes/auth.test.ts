@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { sign } from "hono/jwt";
+import { mintToken } from "../../src/cli/token.ts";
+import { problemOf, testApp } from "../support/app.ts";
+import { isEvent, SseReader } from "../support/sse.ts";
+
+const secret = "a-test-secret-that-is-long-enough-1234";
+const token = (sub: string, publish: string[], subscribe: string[], ttlSeconds = 600) =>
+  mintToken(secret, { sub, publish, subscribe, ttlSeconds });
+const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}`, "content-type": "application/json" });
+
+function authApp() {
+  const app = testApp({ jwtSecret: secret });
+  const as = (jwt: string) => ({
+    get: (path: string) => app.request(path, { headers: bearer(jwt) }),
+    post: (path: string, body: unknown) => app.request(path, { method: "POST", headers: bearer(jwt), body: JSON.stringify(body) }),
+    send: (path: string, method: string, body?: unknown) => app.request(path, { method, headers: bearer(jwt), body: body === undefined ? undefined : JSON.stringify(body) }),
+  });
+  return { app, as };
+}
+
+test("with a secret, requests without a valid token answer 401; /healthz stays open", async () => {
+  const { app } = authApp();
+  const missing = await app.post("/events", { type: "a" });
+  assert.equal(missing.headers.get("www-authenticate"), 'Bearer realm="event-broker"');
+  await problemOf(missing, 401);
+  await problemOf(await app.request("/subscriptions", { headers: bearer("not.a.jwt") }), 401);
+  const forged = await sign({ sub: "x", "broker.publish": ["*"] }, "another-secret-that-is-long-enough-99", "HS256");
+  await problemOf(await app.request("/events", { method: "POST", headers: bearer(forged), body: '{"type":"a"}' }), 401);
+  const expired = await mintToken(secret, { sub: "x", publish: ["*"], subscribe: [], ttlSeconds: 1 }, Date.now() - 10_000);
+  const problem = await problemOf(await app.request("/events", { method: "POST", headers: bearer(expired), body: '{"type":"a"}' }), 401);
+  assert.match(String(problem.detail), /expired/);
+  assert.equal((await app.request("/healthz")).status, 200);
+  assert.equal(app.broker.lastSeq, 0);
+  await app.close();
+});
+
+test("publishing a type outside broker.publish is 403 and accepts nothing of the request", async () => {
+  const { app, as } = authApp();
+  const producer = as(await token("shop", ["order.*"], []));
+  assert.equal((await producer.post("/events", { type: "order.new" })).status, 202);
+  const problem = await problemOf(await producer.post("/events", [{ type: "order.new" }, { type: "payment.done" }]), 403);
+  assert.equal(problem.errors?.[0].path, "/1/type");
+  assert.equal(app.broker.lastSeq, 1);
+  await problemOf(await as(await token("nobody", [], [])).post("/events", { type: "order.new" }), 403);
+  await app.close();
+});
+
+test("the token may come as ?access_token= or the broker_token cookie", async () => {
+  const { app } = authApp();
+  const jwt = await token("u", ["*"], ["*"]);
+  assert.equal((await app.request(`/subscriptions?access_token=${jwt}`)).status, 200);
+  assert.equal((await app.request("/subscriptions", { headers: { cookie: `broker_token=${jwt}` } })).status, 200);
+  await app.close();
+});
+
+test("a stream sees only the types both its filter and the token allow", async () => {
+  const { app, as } = authApp();
+  const admin = as(await token("admin", ["*"], ["*"]));
+  const watcher = await token("watcher", [], ["order.*", "trade"]);
+  const response = await app.request(`/events/stream?types=order.*,payment.*&access_token=${watcher}`);
+  assert.equal(response.status, 200);
+  const reader = new SseReader(response.body!);
+  await admin.post("/events", [{ type: "payment.done" }, { type: "trade" }, { type: "order.new" }]);
+  const messages = await reader.until((m) => m.id === "3");
+  assert.deepEqual(messages.filter(isEvent).map((m) => JSON.parse(m.data).type), ["order.new"]);
+  await problemOf(await app.request(`/events/stream?types=payment.*&access_token=${watcher}`), 403);
+  await reader.cancel();
+  await app.close();
+});
+
+test("a required subscription belongs to its creator's sub: 404 to anyone else", async () => {
+  const { app, as } = authApp();
+  const alice = as(await token("alice", ["*"], ["*"]));
+  const bob = as(await token("bob", ["*"], ["*"]));
+  const sub = await (await alice.post("/subscriptions", { types: ["a"] })).json();
+  for (const [method, path, body] of [
+    ["GET", `/subscriptions/${sub.id}`], ["PATCH", `/subscriptions/${sub.id}`, { paused: true }],
+    ["POST", `/subscriptions/${sub.id}/pull`, { waitMs: 0 }], ["POST", `/subscriptions/${sub.id}/ack`, { seq: 0 }],
+    ["DELETE", `/subscriptions/${sub.id}`],
+  ] as [string, string, unknown?][]) {
+    await problemOf(await bob.send(path, method, body), 404);
+  }
+  assert.deepEqual((await (await bob.get("/subscriptions")).json()).subscriptions, []);
+  assert.equal((await (await alice.get("/subscriptions")).json()).subscriptions.length, 1);
+  assert.equal((await alice.get(`/subscriptions/${sub.id}`)).status, 200);
+  await app.close();
+});
+
+test("a required subscription's types are narrowed to the token's broker.subscribe", async () => {
+  const { app, as } = authApp();
+  const reader = as(await token("r", ["*"], ["order.*"]));
+  const sub = await (await reader.post("/subscriptions", { types: ["*"] })).json();
+  assert.deepEqual(sub.types, ["order.*"]);
+  await reader.post("/events", [{ type: "secret" }, { type: "order.new" }]);
+  const { events } = await (await reader.post(`/subscriptions/${sub.id}/pull`, { waitMs: 0 })).json();
+  assert.deepEqual(events.map((e: { type: string }) => e.type), ["order.new"]);
+  await problemOf(await reader.post("/subscriptions", { types: ["secret"] }), 403);
+  await app.close();
+});
+
+test("a stream is closed with reason token-expired when its token expires", async () => {
+  const { app } = authApp();
+  const shortLived = await mintToken(secret, { sub: "s", publish: [], subscribe: ["*"], ttlSeconds: 1 });
+  const response = await app.request(`/events/stream?access_token=${shortLived}`);
+  const reader = new SseReader(response.body!);
+  const closing = (await reader.until((m) => m.event === "broker.closing", 3_000)).at(-1)!;
+  assert.deepEqual(JSON.parse(closing.data), { reason: "token-expired" });
+  assert.equal(await reader.next(), null);
+  await app.close();
+});
+
+test("CORS answers preflights for configured origins only, with credentials", async () => {
+  const app = testApp({ corsOrigins: "https://dash.example" });
+  const preflight = await app.request("/events", {
+    method: "OPTIONS",
+    headers: { origin: "https://dash.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+  });
+  assert.equal(preflight.headers.get("access-control-allow-origin"), "https://dash.example");
+  assert.equal(preflight.headers.get("access-control-allow-credentials"), "true");
+  assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /Authorization/i);
+  const other = await app.request("/healthz", { headers: { origin: "https://evil.example" } });
+  assert.equal(other.headers.get("access-control-allow-origin"), null);
+  const stream = await app.request("/events/stream", { headers: { origin: "https://dash.example" } });
+  assert.equal(stream.headers.get("access-control-allow-origin"), "https://dash.example");
+  await stream.body!.cancel();
+  const problem = await app.request("/subscriptions/nope", { headers: { origin: "https://dash.example" } });
+  assert.equal(problem.headers.get("access-control-allow-origin"), "https://dash.example");
+  await app.close();
+});
