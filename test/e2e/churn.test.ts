@@ -1,0 +1,64 @@
+// Churn: many streams opened and closed, some by abrupt resets, leave nothing behind.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { test } from "node:test";
+import { eventually, runtime, startServer } from "../support/server-process.ts";
+
+/** Resident memory of a process, in MiB. */
+function rssMiB(pid: number): number {
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+  return kib / 1024;
+}
+
+/** Opens a stream, waits for broker.subscribed, and leaves: every 4th by a TCP reset, the rest by aborting fetch. */
+async function openAndLeave(url: string, index: number): Promise<void> {
+  if (index % 4 === 0) {
+    const { port } = new URL(url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => socket.write("GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+      socket.on("data", (chunk) => {
+        if (String(chunk).includes("broker.subscribed")) {
+          socket.resetAndDestroy();
+          resolve();
+        }
+      });
+      socket.on("error", reject);
+    });
+    return;
+  }
+  const controller = new AbortController();
+  const response = await fetch(`${url}/events/stream`, { signal: controller.signal });
+  const reader = response.body!.getReader();
+  for (let text = ""; !text.includes("broker.subscribed");) text += new TextDecoder().decode((await reader.read()).value);
+  controller.abort();
+  await reader.cancel().catch(() => {});
+}
+
+async function churn(url: string, streams: number, concurrency: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < streams) await openAndLeave(url, next++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+async function openSubscriptions(url: string): Promise<number> {
+  return (await (await fetch(`${url}/subscriptions`)).json()).subscriptions.length;
+}
+
+test(`${runtime}: 10,000 streams opened and closed leave no subscription and no memory growth`, { timeout: 120_000 }, async () => {
+  const server = await startServer();
+  // A first round lets the runtime's heap settle at its working size (V8 grows it in steps).
+  await churn(server.url, 10_000, 50);
+  await eventually(async () => (await openSubscriptions(server.url)) === 0, 5_000, "warm-up streams freed");
+  const before = rssMiB(server.child.pid!);
+  const started = Date.now();
+  await churn(server.url, 10_000, 50);
+  const seconds = (Date.now() - started) / 1_000;
+  await eventually(async () => (await openSubscriptions(server.url)) === 0, 5_000, "every stream freed");
+  const after = rssMiB(server.child.pid!);
+  console.log(`churn ${runtime}: 10000 streams in ${seconds.toFixed(1)} s; server RSS ${before.toFixed(1)} MiB -> ${after.toFixed(1)} MiB`);
+  assert.ok(after - before < 40, `RSS grew by ${(after - before).toFixed(1)} MiB`);
+  await server.stop();
+});
