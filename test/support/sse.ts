@@ -1,17 +1,13 @@
-/** One parsed Server-Sent Events message. */
-export interface SseMessage {
-  event?: string;
-  id?: string;
-  data: string;
-  retry?: number;
-  comment?: string;
-}
+import { type SseMessage, SseParser } from "../../src/client/mod.ts";
+
+export type { SseMessage };
 
 /** Reads SSE messages (and comments) from a response body as they arrive. */
 export class SseReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #decoder = new TextDecoder();
-  #text = "";
+  readonly #parser = new SseParser();
+  readonly #ready: SseMessage[] = [];
   /** Every raw byte read so far, decoded. */
   raw = "";
 
@@ -21,19 +17,14 @@ export class SseReader {
 
   /** The next message, or null when the stream ended. */
   async next(): Promise<SseMessage | null> {
-    for (;;) {
-      const end = this.#text.indexOf("\n\n");
-      if (end !== -1) {
-        const block = this.#text.slice(0, end);
-        this.#text = this.#text.slice(end + 2);
-        return parseBlock(block);
-      }
+    while (this.#ready.length === 0) {
       const { done, value } = await this.#reader.read();
       if (done) return null;
       const text = this.#decoder.decode(value, { stream: true });
       this.raw += text;
-      this.#text += text;
+      this.#ready.push(...this.#parser.feed(text));
     }
+    return this.#ready.shift()!;
   }
 
   /** Messages until `stop` says so (inclusive), failing after `timeoutMs`. */
@@ -58,23 +49,6 @@ export class SseReader {
   cancel(): Promise<void> {
     return this.#reader.cancel();
   }
-}
-
-function parseBlock(block: string): SseMessage {
-  const message: SseMessage = { data: "" };
-  const data: string[] = [];
-  for (const line of block.split("\n")) {
-    if (line.startsWith(":")) message.comment = line.slice(1).trim();
-    const colon = line.indexOf(":");
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "data") data.push(value);
-    else if (field === "event") message.event = value;
-    else if (field === "id") message.id = value;
-    else if (field === "retry") message.retry = Number(value);
-  }
-  message.data = data.join("\n");
-  return message;
 }
 
 /** Whether a message is an event (unnamed, as EventSource.onmessage sees it). */

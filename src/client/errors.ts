@@ -1,0 +1,22 @@
+/** An RFC 9457 problem, as the broker answers errors. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly errors?: readonly { path: string; message: string }[];
+  readonly [extension: string]: unknown;
+}
+
+/** The broker refused a request; `problem` says why. */
+export class BrokerRequestError extends Error {
+  constructor(readonly status: number, readonly problem: Problem, options?: { cause?: unknown }) {
+    super(`${status} ${problem.title}: ${problem.detail}`, options);
+    this.name = "BrokerRequestError";
+  }
+
+  /** Worth retrying later: backpressure, shutdown, or too many subscriptions. */
+  get retryable(): boolean {
+    return this.status === 503 || this.status === 429;
+  }
+}
