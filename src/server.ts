@@ -8,6 +8,7 @@ import { corsFor } from "../routes/cors.ts";
 import type { AppEnv } from "../routes/env.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
+import { BrokerMetrics } from "../routes/metrics.ts";
 import { errorToResponse, problemResponse } from "../routes/problem.ts";
 import { SseHub } from "../routes/sse.ts";
 import { streamRoutes } from "../routes/stream.ts";
@@ -26,10 +27,13 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
   const app = new Hono<AppEnv>();
   if (settings.corsOrigins.length > 0) app.use(corsFor(settings.corsOrigins));
   if (settings.jwtSecret) app.use(accessControl(settings.jwtSecret));
+  const metrics = new BrokerMetrics(broker);
   app
+    .use("/events", metrics.publishObserver())
     .use(limitBodySize(settings.maxBodyBytes))
     .route("/events/stream", streamRoutes(broker, hub, settings))
     .route("/events", eventRoutes(broker))
+    .route("/metrics", metrics.routes())
     .route("/subscriptions", subscriptionRoutes(broker, settings))
     .route("/healthz", healthRoutes(broker));
   app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${new URL(c.req.url).pathname}`));

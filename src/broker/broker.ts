@@ -96,6 +96,20 @@ export const defaultBrokerOptions: BrokerOptions = {
   newId: () => crypto.randomUUID(),
 };
 
+/** Lifetime counters, read at scrape time by whoever reports metrics. */
+export interface BrokerStats {
+  /** Events accepted, and events not accepted again as duplicates. */
+  accepted: number;
+  duplicates: number;
+  /** Events taken into stream buffers, and events dropped by full ones. */
+  streamDeliveries: number;
+  drops: number;
+  /** Events handed to required subscribers (redeliveries included), of which redelivered, and parked. */
+  requiredDeliveries: number;
+  redeliveries: number;
+  parked: number;
+}
+
 /** What a publish accepted: `first`..`last` are the seqs of its new events (null when none). */
 export interface PublishResult {
   readonly accepted: number;
@@ -136,6 +150,8 @@ export class Broker {
   readonly #requiredIndex = new TypeIndex<RequiredSubscription>();
   readonly #streamIndex = new TypeIndex<StreamSubscription>();
   readonly #dedupe: DedupeWindow;
+  /** Lifetime counters; plain increments, nothing more, on the hot path. */
+  readonly stats: BrokerStats = { accepted: 0, duplicates: 0, streamDeliveries: 0, drops: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
   #lastSeq = 0;
   #streamCount = 0;
   #closed = false;
@@ -190,6 +206,8 @@ export class Broker {
     this.#log.append(events);
     this.#deliverToRequired(events);
     this.#offerToStreams(events);
+    this.stats.accepted += events.length;
+    this.stats.duplicates += duplicateSeqs.length;
     const accepted = events.length > 0 ? { accepted: events.length, first, last: this.#lastSeq } : { accepted: 0, first: null, last: null };
     return duplicateSeqs.length > 0 ? { ...accepted, duplicates: duplicateSeqs.length, duplicateSeqs } : accepted;
   }
@@ -264,7 +282,9 @@ export class Broker {
   #offerToStreams(events: readonly AcceptedEvent[]): void {
     for (const event of events) {
       for (const sub of this.#streamIndex.match(event.type)) {
-        if (!sub.paused) sub.offer(event);
+        if (sub.paused) continue;
+        if (sub.offer(event)) this.stats.streamDeliveries++;
+        else this.stats.drops++;
       }
     }
   }
@@ -445,7 +465,17 @@ export class Broker {
     const now = this.#clock.now();
     const leaseEnd = sub.oldestLeaseExpiresAt();
     if (leaseEnd !== undefined && leaseEnd <= now) sub.rewind();
-    return sub.take(Math.max(1, max), now + sub.options.ackTimeoutMs);
+    const { delivered, redelivered, parkedCount } = sub;
+    const deliveries = sub.take(Math.max(1, max), now + sub.options.ackTimeoutMs);
+    this.stats.requiredDeliveries += sub.delivered - delivered;
+    this.stats.redeliveries += sub.redelivered - redelivered;
+    this.stats.parked += sub.parkedCount - parkedCount;
+    return deliveries;
+  }
+
+  /** Open streams now. */
+  get streamCount(): number {
+    return this.#streamCount;
   }
 
   #serveWaiters(sub: RequiredSubscription): void {

@@ -1,6 +1,6 @@
 /** The broker core's public surface: runtime-free, no HTTP. */
 export { Broker, defaultBrokerOptions } from "./broker.ts";
-export type { BrokerOptions, PublishOptions, PublishResult, PullOptions, SubscriberOptions, Subscription } from "./broker.ts";
+export type { BrokerOptions, BrokerStats, PublishOptions, PublishResult, PullOptions, SubscriberOptions, Subscription } from "./broker.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export {
   NeverDeliveredError,

@@ -75,17 +75,18 @@ export class StreamSubscription {
     return this.#buffer.length;
   }
 
-  /** Takes a live event into the buffer, or drops it when the buffer is full. */
-  offer(event: AcceptedEvent): void {
-    if (this.#closingReason !== null) return;
+  /** Takes a live event into the buffer, or drops it when the buffer is full; returns whether it was kept. */
+  offer(event: AcceptedEvent): boolean {
+    if (this.#closingReason !== null) return false;
     const wasEmpty = this.#buffer.length === 0 && this.#unreportedDrop === null;
-    if (this.#buffer.length >= this.limits.maxEvents || this.#bufferedBytes + event.json.length > this.limits.maxBytes) {
-      this.#drop(event.seq);
-    } else {
+    const full = this.#buffer.length >= this.limits.maxEvents || this.#bufferedBytes + event.json.length > this.limits.maxBytes;
+    if (full) this.#drop(event.seq);
+    else {
       this.#buffer.push(event);
       this.#bufferedBytes += event.json.length;
     }
     if (wasEmpty) this.onReadable?.();
+    return !full;
   }
 
   /** Everything ready for the reader, in order; empty when it must wait for `onReadable`. */

@@ -1,0 +1,88 @@
+/**
+ * `GET /metrics` in the Prometheus text format. Counters are read from the broker's
+ * lifetime stats at scrape time; the hot path only bumps plain numbers.
+ */
+import { Hono, type MiddlewareHandler } from "hono";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Broker, RequiredSubscription } from "../src/broker/mod.ts";
+import type { AppEnv } from "./env.ts";
+
+/** Required subscriptions given their own backlog and lag series, largest backlog first. */
+const MAX_LABELLED_SUBSCRIPTIONS = 50;
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly #refused: Counter<"reason">;
+  readonly #publishSeconds: Histogram;
+
+  constructor(private readonly broker: Broker) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    const stats = broker.stats;
+    this.#total("broker_events_accepted_total", "Events accepted.", () => stats.accepted);
+    this.#total("broker_duplicates_total", "Events not accepted again: their (source, id) was seen within the dedupe window.", () => stats.duplicates);
+    this.#total("broker_stream_drops_total", "Events dropped by full stream buffers.", () => stats.drops);
+    this.#total("broker_redeliveries_total", "Events delivered again to required subscribers.", () => stats.redeliveries);
+    this.#total("broker_parked_total", "Events parked after maxDeliveries.", () => stats.parked);
+    new Counter({
+      name: "broker_deliveries_total", help: "Events delivered, by subscriber kind.", labelNames: ["kind"], registers,
+      collect() {
+        this.reset();
+        this.inc({ kind: "stream" }, stats.streamDeliveries);
+        this.inc({ kind: "required" }, stats.requiredDeliveries);
+      },
+    });
+    this.#gauge("broker_last_seq", "Seq of the last accepted event.", () => broker.lastSeq);
+    this.#gauge("broker_open_streams", "Open live streams.", () => broker.streamCount);
+    this.#gauge("broker_required_subscriptions", "Required subscriptions.", () => this.#required().length);
+    this.#gauge("broker_pull_waits", "Pulls waiting for events.", () => this.#required().reduce((sum, sub) => sum + sub.waiters.length, 0));
+    this.#perSubscription("broker_subscription_backlog", "Unacknowledged events of a required subscription.", (sub) => sub.backlog);
+    this.#perSubscription("broker_subscription_lag", "Seqs between the last accepted event and a subscription's ack point.", (sub) => broker.lastSeq - sub.ackedSeq);
+    this.#refused = new Counter({ name: "broker_publish_refused_total", help: "Publish requests refused, by reason.", labelNames: ["reason"], registers });
+    this.#publishSeconds = new Histogram({
+      name: "broker_publish_duration_seconds", help: "Time to answer a publish request.", registers,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    });
+  }
+
+  /** Times publish requests and counts refusals by their problem code. */
+  publishObserver(): MiddlewareHandler<AppEnv> {
+    return async (c, next) => {
+      if (c.req.method !== "POST") return next();
+      const started = performance.now();
+      await next();
+      this.#publishSeconds.observe((performance.now() - started) / 1_000);
+      if (c.res.status >= 400) this.#refused.inc({ reason: (c.error as { code?: string } | undefined)?.code ?? `status-${c.res.status}` });
+    };
+  }
+
+  routes() {
+    return new Hono<AppEnv>().get("/", async (c) => c.body(await this.registry.metrics(), 200, { "Content-Type": this.registry.contentType }));
+  }
+
+  #required(): RequiredSubscription[] {
+    return this.broker.list().filter((sub): sub is RequiredSubscription => sub.kind === "required");
+  }
+
+  #total(name: string, help: string, read: () => number): void {
+    new Counter({ name, help, registers: [this.registry], collect() {
+      this.reset();
+      this.inc(read());
+    } });
+  }
+
+  #gauge(name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.registry], collect() {
+      this.set(read());
+    } });
+  }
+
+  #perSubscription(name: string, help: string, read: (sub: RequiredSubscription) => number): void {
+    const required = () => this.#required();
+    new Gauge({ name, help, labelNames: ["subscription", "name"], registers: [this.registry], collect() {
+      this.reset();
+      const largest = required().sort((a, b) => b.backlog - a.backlog).slice(0, MAX_LABELLED_SUBSCRIPTIONS);
+      for (const sub of largest) this.set({ subscription: sub.id, name: sub.name ?? "" }, read(sub));
+    } });
+  }
+}

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { testApp } from "../support/app.ts";
+
+/** The value of one series in Prometheus text, or undefined. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+test("GET /metrics reports accepted, refused, deliveries, drops, backlog, lag and runtime metrics", async () => {
+  const app = testApp({ streamBuffer: 1, maxBodyBytes: 2_000 });
+  const { id } = await (await app.post("/subscriptions", { name: "ledger" })).json();
+  const stream = app.broker.subscribe({ kind: "stream" });
+  await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a", id: "x" }]);
+  await app.post("/events", { type: "a", id: "x" });
+  await app.post("/events", { type: "bad type" });
+  await app.post("/events", { type: "a", data: "x".repeat(3_000) });
+  await app.post(`/subscriptions/${id}/pull`, { waitMs: 0 });
+  await app.post(`/subscriptions/${id}/ack`, { seq: 1 });
+  const response = await app.request("/metrics");
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
+  const text = await response.text();
+  assert.equal(sample(text, "broker_events_accepted_total"), 3);
+  assert.equal(sample(text, "broker_duplicates_total"), 1);
+  assert.equal(sample(text, 'broker_publish_refused_total{reason="invalid"}'), 1);
+  assert.equal(sample(text, 'broker_publish_refused_total{reason="status-413"}'), 1);
+  assert.equal(sample(text, 'broker_deliveries_total{kind="required"}'), 3);
+  assert.equal(sample(text, 'broker_deliveries_total{kind="stream"}'), 1);
+  assert.equal(sample(text, "broker_stream_drops_total"), 2);
+  assert.equal(sample(text, "broker_open_streams"), 1);
+  assert.equal(sample(text, `broker_subscription_backlog{subscription="${id}",name="ledger"}`), 2);
+  assert.equal(sample(text, `broker_subscription_lag{subscription="${id}",name="ledger"}`), 2);
+  assert.equal(sample(text, "broker_publish_duration_seconds_count"), 4);
+  assert.ok(sample(text, "process_resident_memory_bytes")! > 0);
+  assert.equal(stream.dropped, 2);
+  await app.close();
+});
+
+test("GET /metrics bounds the per-subscription series to the 50 largest backlogs", async () => {
+  const app = testApp();
+  for (let i = 0; i < 60; i++) app.broker.subscribe({ kind: "required", types: [`t${i}`] });
+  await app.post("/events", { type: "t59" });
+  const text = await (await app.request("/metrics")).text();
+  const series = text.split("\n").filter((line) => line.startsWith("broker_subscription_backlog{"));
+  assert.equal(series.length, 50);
+  assert.ok(series.some((line) => line.endsWith(" 1")), "the one with a backlog is among them");
+  await app.close();
+});
