@@ -1,19 +1,10 @@
 /** `GET /events/stream`: a live stream subscription over Server-Sent Events. */
 import { Hono } from "hono";
-import { z } from "zod";
 import { type Broker, parseOrThrow, typePatternsSchema } from "../src/broker/mod.ts";
 import { allowedTypes, callerOf } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
+import { streamQuerySchema } from "./schemas.ts";
 import { SSE_HEADERS, SseConnection, type SseHub } from "./sse.ts";
-
-const SEQ = /^\d{1,15}$/;
-
-const streamQuerySchema = z.object({
-  types: z.string().optional(),
-  since: z.string().regex(SEQ, "must be a seq: a whole number, 0 or more").optional(),
-  named: z.enum(["1", "0", "true", "false"], { error: 'must be "1" or "0"' }).optional(),
-  lastEventId: z.string().regex(SEQ, "must be the seq of the last event received").optional(),
-});
 
 export interface StreamRouteOptions {
   readonly retryMs: number;

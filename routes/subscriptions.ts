@@ -1,19 +1,12 @@
 /** `/subscriptions`: create, list, pause, delete; pull, ack, nack and extend required ones. */
 import { type Context, Hono } from "hono";
-import { z } from "zod";
 import { type Broker, parseOrThrow, type RequiredSpec, requiredSpecSchema, type Subscription } from "../src/broker/mod.ts";
 import { allowedTypes, assertVisible, type Caller, callerOf } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
+import { extendRequestSchema, patchRequestSchema, pullRequestSchema, seqRequestSchema } from "./schemas.ts";
 import { pullBody, subscriptionView } from "./subscription-view.ts";
-
-const seq = z.number({ error: "must be a seq" }).int("must be a whole number").min(0, "must not be negative");
-const patchSchema = z.strictObject({ paused: z.boolean({ error: "must be true or false" }) });
-const seqSchema = z.strictObject({ seq });
-const extendSchema = z.strictObject({
-  ms: z.number({ error: "must be a number of milliseconds" }).int("must be a whole number").min(1, "must be at least 1").max(86_400_000, "must be at most 86400000"),
-});
 
 /** Most subscriptions one request may create. */
 const MAX_CREATE = 100;
@@ -24,11 +17,7 @@ export interface SubscriptionRouteOptions {
 }
 
 export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOptions) {
-  const pullSchema = z.strictObject({
-    max: z.number({ error: "must be a number of events" }).int("must be a whole number").min(1, "must be at least 1").max(10_000, "must be at most 10000").default(100),
-    waitMs: z.number({ error: "must be a number of milliseconds" }).int("must be a whole number").min(0, "must not be negative").max(options.maxWaitMs, `must be at most ${options.maxWaitMs}`).default(options.defaultWaitMs),
-    ack: seq.optional(),
-  });
+  const pullSchema = pullRequestSchema(options.maxWaitMs, options.defaultWaitMs);
   /** The subscription named in the path, if this caller may see it. */
   const visible = (c: Context<AppEnv>): Subscription => assertVisible(callerOf(c), broker.get(c.req.param("id")!));
   const json = (c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>) => c.body(body, 200, { "Content-Type": "application/json" });
@@ -57,7 +46,7 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .get("/:id", (c) => c.json(subscriptionView(visible(c))))
     .patch("/:id", async (c) => {
-      const { paused } = parseOrThrow(patchSchema, await readJsonBody(c));
+      const { paused } = parseOrThrow(patchRequestSchema, await readJsonBody(c));
       return c.json(subscriptionView(broker.setPaused(visible(c).id, paused)));
     })
     .delete("/:id", (c) => {
@@ -66,17 +55,17 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .post("/:id/ack", async (c) => {
       const id = visible(c).id;
-      const sub = broker.ack(id, parseOrThrow(seqSchema, await readJsonBody(c)).seq);
+      const sub = broker.ack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/nack", async (c) => {
       const id = visible(c).id;
-      const sub = broker.nack(id, parseOrThrow(seqSchema, await readJsonBody(c)).seq);
+      const sub = broker.nack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/extend", async (c) => {
       const id = visible(c).id;
-      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendSchema, await readJsonBody(c)).ms);
+      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendRequestSchema, await readJsonBody(c)).ms);
       return c.json({ leaseExpiresAt: new Date(leaseExpiresAt).toISOString() });
     })
     .get("/:id/parked", (c) => {

@@ -9,6 +9,7 @@ import type { AppEnv } from "../routes/env.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { BrokerMetrics } from "../routes/metrics.ts";
+import { openApiRoutes } from "../routes/openapi.ts";
 import { errorToResponse, problemResponse } from "../routes/problem.ts";
 import { SseHub } from "../routes/sse.ts";
 import { streamRoutes } from "../routes/stream.ts";
@@ -34,6 +35,7 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
     .route("/events/stream", streamRoutes(broker, hub, settings))
     .route("/events", eventRoutes(broker))
     .route("/metrics", metrics.routes())
+    .route("/openapi.json", openApiRoutes(settings))
     .route("/subscriptions", subscriptionRoutes(broker, settings))
     .route("/healthz", healthRoutes(broker));
   app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${new URL(c.req.url).pathname}`));

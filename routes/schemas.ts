@@ -1,0 +1,82 @@
+/**
+ * The Zod schemas of the HTTP API beyond the core's: request bodies and queries the
+ * routes validate with, and the answers they give. `/openapi.json` is generated from
+ * these and the core's schemas, so the document cannot drift from the code.
+ */
+import { z } from "zod";
+
+const SEQ_TEXT = /^\d{1,15}$/;
+const wholeNumber = (what: string) => z.number({ error: `must be ${what}` }).int("must be a whole number");
+const seq = wholeNumber("a seq").min(0, "must not be negative");
+
+export const streamQuerySchema = z.object({
+  types: z.string().optional().describe("Comma list of type patterns: `order.filled`, `trade.*`, `*`."),
+  since: z.string().regex(SEQ_TEXT, "must be a seq: a whole number, 0 or more").optional().describe("Replay kept events after this seq."),
+  named: z.enum(["1", "0", "true", "false"], { error: 'must be "1" or "0"' }).optional().describe("Add `event: <type>` to each event."),
+  lastEventId: z.string().regex(SEQ_TEXT, "must be the seq of the last event received").optional(),
+});
+
+export function pullRequestSchema(maxWaitMs: number, defaultWaitMs: number) {
+  return z.strictObject({
+    max: wholeNumber("a number of events").min(1, "must be at least 1").max(10_000, "must be at most 10000").default(100),
+    waitMs: wholeNumber("a number of milliseconds").min(0, "must not be negative").max(maxWaitMs, `must be at most ${maxWaitMs}`).default(defaultWaitMs),
+    ack: seq.optional().describe("Acknowledge through this seq before pulling."),
+  });
+}
+
+export const seqRequestSchema = z.strictObject({ seq });
+export const extendRequestSchema = z.strictObject({
+  ms: wholeNumber("a number of milliseconds").min(1, "must be at least 1").max(86_400_000, "must be at most 86400000"),
+});
+export const patchRequestSchema = z.strictObject({ paused: z.boolean({ error: "must be true or false" }) });
+
+export const publishResultSchema = z.object({
+  accepted: z.number().int(),
+  first: z.number().int().nullable(),
+  last: z.number().int().nullable(),
+  duplicates: z.number().int().optional(),
+  duplicateSeqs: z.array(z.number().int()).optional(),
+});
+
+export const deliveredEventSchema = z.looseObject({
+  specversion: z.literal("1.0"),
+  id: z.string(),
+  source: z.string(),
+  type: z.string(),
+  time: z.string(),
+  seq: z.number().int(),
+  deliveries: z.number().int().optional(),
+});
+
+export const eventsAnswerSchema = z.object({ events: z.array(deliveredEventSchema) });
+
+export const subscriptionSchema = z.object({
+  id: z.string(),
+  kind: z.enum(["required", "stream"]),
+  types: z.array(z.string()),
+  paused: z.boolean(),
+  created: z.string(),
+  delivered: z.number().int(),
+  backlog: z.number().int(),
+  dropped: z.number().int(),
+  name: z.string().optional(),
+  ackedSeq: z.number().int().optional(),
+  lastDeliveredSeq: z.number().int().optional(),
+  redelivered: z.number().int().optional(),
+  parked: z.number().int().optional(),
+  ackTimeoutMs: z.number().int().optional(),
+  maxBacklog: z.number().int().optional(),
+  expireAfterMs: z.number().int().optional(),
+  maxDeliveries: z.number().int().optional(),
+});
+
+export const ackAnswerSchema = z.object({ ackedSeq: z.number().int(), backlog: z.number().int() });
+export const extendAnswerSchema = z.object({ leaseExpiresAt: z.string() });
+
+export const problemSchema = z.looseObject({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
