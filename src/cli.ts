@@ -4,7 +4,12 @@
  * (`deno run -A src/cli.ts …`), using only APIs both provide.
  */
 import process from "node:process";
+import { createInterface } from "node:readline";
 import { parseArgs, UsageError } from "./cli/args.ts";
+import { BrokerRequestError } from "./client/mod.ts";
+import { publishCommand } from "./cli/publish-command.ts";
+import { serveCommand } from "./cli/serve-command.ts";
+import { tailCommand } from "./cli/tail-command.ts";
 import { tokenCommand } from "./cli/token-command.ts";
 
 /** What each command needs from the world, so tests can run them in-process. */
@@ -12,6 +17,10 @@ export interface CliIo {
   readonly env: Record<string, string | undefined>;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  readonly stdinIsTerminal: boolean;
+  readonly stdinLines: () => AsyncIterable<string>;
+  /** Runs `stop` on Ctrl-C instead of dying mid-write. */
+  readonly onInterrupt: (stop: () => void) => void;
 }
 
 export interface Command {
@@ -20,7 +29,7 @@ export interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = { token: tokenCommand };
+const COMMANDS: Record<string, Command> = { serve: serveCommand, publish: publishCommand, tail: tailCommand, token: tokenCommand };
 
 function helpText(): string {
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(8)} ${command.summary}`);
@@ -42,13 +51,26 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     return await command.run(rest, io);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.stderr(`broker ${name}: ${error.message}\n\n${command.usage}\n`);
-    return 2;
+    if (error instanceof UsageError) {
+      io.stderr(`broker ${name}: ${error.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    if (error instanceof BrokerRequestError) {
+      io.stderr(`broker ${name}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
   }
 }
 
 if (import.meta.main) {
-  const io: CliIo = { env: process.env, stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+  const io: CliIo = {
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    stdinIsTerminal: Boolean(process.stdin.isTTY),
+    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Infinity }),
+    onInterrupt: (stop) => process.once("SIGINT", stop),
+  };
   process.exitCode = await main(process.argv.slice(2), io);
 }

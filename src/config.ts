@@ -94,3 +94,14 @@ function parseFlags(args: readonly string[], names: readonly string[]): Record<s
   }
   return values;
 }
+
+/** Settings, or the problem printed and the process ended with `exit(2)`. */
+export function loadSettingsOrExit(env: Record<string, string | undefined>, args: readonly string[], exit: (code: number) => never): Settings {
+  try {
+    return loadSettings(env, args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return exit(2);
+  }
+}

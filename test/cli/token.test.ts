@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { verify } from "hono/jwt";
-import { main } from "../../src/cli.ts";
+import { runCli } from "../support/cli.ts";
 
 const secret = "a-test-secret-that-is-long-enough-1234";
 
-async function run(argv: string[], env: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, { env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], env: Record<string, string> = {}) => runCli(argv, env);
 
 test("broker token mints an HS256 token with the given sub, patterns and lifetime", async () => {
   const { code, stdout } = await run(["token", "--sub", "dash", "--publish", "order.*", "--subscribe", "order.*,trade", "--ttl", "60"], { BROKER_JWT_SECRET: secret });

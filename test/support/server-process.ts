@@ -13,10 +13,9 @@ export interface RunningServer {
 }
 
 /** Starts `npm start`'s entry point (or Deno's) on a free port, as a separate process. */
-export function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
-  const args = runtime === "bun"
-    ? ["src/bun.ts"]
-    : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "src/deno.ts"];
+export function startServer(env: Record<string, string> = {}, { viaCli = false } = {}): Promise<RunningServer> {
+  const entry = viaCli ? ["src/cli.ts", "serve"] : [`src/${runtime}.ts`];
+  const args = runtime === "bun" ? entry : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", ...entry];
   const child = spawn(process.execPath, [...args, "--port", "0"], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

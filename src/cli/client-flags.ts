@@ -1,0 +1,11 @@
+import { BrokerClient } from "../client/mod.ts";
+import type { CliIo } from "../cli.ts";
+import type { ParsedArgs } from "./args.ts";
+
+export const CLIENT_FLAGS = `  --url        the broker (BROKER_URL, else http://127.0.0.1:8787)
+  --token      an access token (BROKER_TOKEN), when access control is on`;
+
+export function clientFrom(args: ParsedArgs, io: CliIo): BrokerClient {
+  const url = args.flags.get("url") ?? io.env.BROKER_URL ?? "http://127.0.0.1:8787";
+  return new BrokerClient({ url, token: args.flags.get("token") ?? io.env.BROKER_TOKEN });
+}

@@ -1,0 +1,18 @@
+import { main } from "../../src/cli.ts";
+
+/** Runs the `broker` command in-process, with the given stdin lines (or a terminal). */
+export async function runCli(argv: string[], env: Record<string, string> = {}, stdin?: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, {
+    env,
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    stdinIsTerminal: stdin === undefined,
+    stdinLines: async function* () {
+      yield* stdin ?? [];
+    },
+    onInterrupt: () => {},
+  });
+  return { code, stdout, stderr };
+}
