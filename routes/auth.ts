@@ -28,8 +28,8 @@ const claimsSchema = z.looseObject({
   "broker.subscribe": patterns,
 });
 
-/** Paths anyone may call, token or not. */
-const OPEN_PATHS = new Set(["/healthz"]);
+/** Paths anyone may call, token or not: health, and the dashboard's static page (it asks for a token itself). */
+const OPEN_PATHS = new Set(["/healthz", "/", "/dashboard/index.html", "/dashboard/dashboard.js", "/dashboard/dashboard.css"]);
 
 export function accessControl(secret: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -3,8 +3,8 @@ import { Hono } from "hono";
 import type { Broker } from "../src/broker/mod.ts";
 import { problemResponse } from "./problem.ts";
 
-export function healthRoutes(broker: Broker) {
+export function healthRoutes(broker: Broker, accessControl: boolean) {
   return new Hono().get("/", (c) =>
-    broker.closed ? problemResponse(503, "closed", "the broker is shutting down") : c.json({ status: "ok", lastSeq: broker.lastSeq })
+    broker.closed ? problemResponse(503, "closed", "the broker is shutting down") : c.json({ status: "ok", lastSeq: broker.lastSeq, accessControl })
   );
 }

@@ -6,6 +6,7 @@ import { accessControl } from "../routes/auth.ts";
 import { limitBodySize } from "../routes/body.ts";
 import { corsFor } from "../routes/cors.ts";
 import type { AppEnv } from "../routes/env.ts";
+import { dashboardRoutes } from "../routes/dashboard.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { BrokerMetrics } from "../routes/metrics.ts";
@@ -36,8 +37,9 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
     .route("/events", eventRoutes(broker))
     .route("/metrics", metrics.routes())
     .route("/openapi.json", openApiRoutes(settings))
+    .route("/", dashboardRoutes())
     .route("/subscriptions", subscriptionRoutes(broker, settings))
-    .route("/healthz", healthRoutes(broker));
+    .route("/healthz", healthRoutes(broker, Boolean(settings.jwtSecret)));
   app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError(errorToResponse);
   return {
