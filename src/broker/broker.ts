@@ -197,12 +197,12 @@ export class Broker {
     if (this.#closed) throw new BrokerClosedError();
     const prepared = this.#prepare(inputs, pathOf);
     if (allowTypes) checkAllowed(prepared, allowTypes, pathOf);
-    const { fresh, duplicateSeqs } = this.#withoutDuplicates(prepared);
+    const { fresh, keys, duplicateSeqs } = this.#withoutDuplicates(prepared);
     this.#checkBacklogs(fresh);
     const first = this.#lastSeq + 1;
     const events = fresh.map((event, index) => acceptEvent(event, first + index));
     this.#lastSeq += events.length;
-    this.#remember(fresh, first);
+    this.#remember(keys, first);
     this.#log.append(events);
     this.#deliverToRequired(events);
     this.#offerToStreams(events);
@@ -212,28 +212,34 @@ export class Broker {
     return duplicateSeqs.length > 0 ? { ...accepted, duplicates: duplicateSeqs.length, duplicateSeqs } : accepted;
   }
 
-  /** Splits off events whose producer pair was seen in the window or earlier in this request. */
-  #withoutDuplicates(prepared: readonly PreparedEvent[]): { fresh: PreparedEvent[]; duplicateSeqs: number[] } {
+  /**
+   * Splits off events whose producer pair was seen in the window or earlier in this
+   * request; `keys` holds each fresh event's dedupe key (undefined without a producer id).
+   */
+  #withoutDuplicates(prepared: readonly PreparedEvent[]): { fresh: PreparedEvent[]; keys: (string | undefined)[]; duplicateSeqs: number[] } {
     const fresh: PreparedEvent[] = [];
+    const keys: (string | undefined)[] = [];
     const duplicateSeqs: number[] = [];
     const now = this.#clock.now();
-    const inRequest = new Map<string, number>();
+    const inRequest = prepared.length > 1 ? new Map<string, number>() : undefined;
     for (const event of prepared) {
-      const key = event.producerId ? JSON.stringify([event.source, event.id]) : undefined;
-      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(event.source, event.id, now) ?? inRequest.get(key));
-      if (seq !== undefined) duplicateSeqs.push(seq);
-      else {
-        fresh.push(event);
-        if (key !== undefined) inRequest.set(key, this.#lastSeq + fresh.length);
+      const key = event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined;
+      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? inRequest?.get(key));
+      if (seq !== undefined) {
+        duplicateSeqs.push(seq);
+        continue;
       }
+      fresh.push(event);
+      keys.push(key);
+      if (key !== undefined) inRequest?.set(key, this.#lastSeq + fresh.length);
     }
-    return { fresh, duplicateSeqs };
+    return { fresh, keys, duplicateSeqs };
   }
 
-  #remember(fresh: readonly PreparedEvent[], first: number): void {
+  #remember(keys: readonly (string | undefined)[], first: number): void {
     const now = this.#clock.now();
-    fresh.forEach((event, index) => {
-      if (event.producerId) this.#dedupe.remember(event.source, event.id, first + index, now);
+    keys.forEach((key, index) => {
+      if (key !== undefined) this.#dedupe.remember(key, first + index, now);
     });
   }
 

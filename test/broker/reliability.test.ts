@@ -47,12 +47,22 @@ test("a refused publish remembers none of its ids", () => {
 
 test("DedupeWindow holds at most maxEntries pairs, forgetting the oldest", () => {
   const window = new DedupeWindow(60_000, 3);
-  for (let i = 1; i <= 5; i++) window.remember("/s", String(i), i, 0);
+  const key = (id: number) => DedupeWindow.keyOf("/s", String(id));
+  for (let i = 1; i <= 5; i++) window.remember(key(i), i, 0);
   assert.equal(window.size, 3);
-  assert.equal(window.seqOf("/s", "1", 0), undefined);
-  assert.equal(window.seqOf("/s", "5", 0), 5);
-  assert.equal(window.seqOf("/s", "5", 60_000), undefined);
+  assert.equal(window.seqOf(key(1), 0), undefined);
+  assert.equal(window.seqOf(key(5), 0), 5);
+  assert.equal(window.seqOf(key(5), 60_000), undefined);
   assert.equal(window.size, 0);
+});
+
+test("DedupeWindow keys cannot collide across source and id boundaries", () => {
+  assert.notEqual(DedupeWindow.keyOf("/a", "b/c"), DedupeWindow.keyOf("/ab", "/c"));
+  const window = new DedupeWindow(60_000, 10);
+  window.remember(DedupeWindow.keyOf("/s", "1"), 1, 0);
+  window.remember(DedupeWindow.keyOf("/s", "1"), 7, 10);
+  window.remember(DedupeWindow.keyOf("/s", "2"), 8, 20);
+  assert.equal(window.seqOf(DedupeWindow.keyOf("/s", "1"), 30), 7, "the newest acceptance counts");
 });
 
 test("extend() keeps delivered events leased past ackTimeoutMs", async () => {

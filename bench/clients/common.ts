@@ -1,0 +1,44 @@
+import { connect, type Socket } from "node:net";
+
+export const arg = (index: number, fallback: string) => process.argv[2 + index] ?? fallback;
+
+/** Prints the one JSON line the orchestrator reads. */
+export function report(result: Record<string, unknown>): void {
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+export function eventsJson(type: string, count: number, idPrefix: string, data: string): string {
+  const events: string[] = [];
+  for (let i = 0; i < count; i++) {
+    events.push(`{"specversion":"1.0","id":"${idPrefix}-${i}","source":"/bench/producer","type":"${type}","time":"2026-11-28T15:00:00.000Z","datacontenttype":"application/json","data":${data}}`);
+  }
+  return `[${events.join(",")}]`;
+}
+
+export async function post(url: string, body: string): Promise<Response> {
+  return await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+}
+
+/** A raw SSE connection: counts frames with an id, and hands each chunk to `onChunk`. */
+export function openRawStream(url: string, path: string, onChunk: (chunk: Buffer) => void): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`));
+    let ready = false;
+    socket.on("data", (chunk: Buffer) => {
+      if (!ready && chunk.includes("\n\n")) {
+        ready = true;
+        resolve(socket);
+      }
+      onChunk(chunk);
+    });
+    socket.on("error", reject);
+  });
+}
+
+/** Occurrences of `needle` in `chunk`. */
+export function countIn(chunk: Buffer, needle: Buffer): number {
+  let count = 0;
+  for (let at = chunk.indexOf(needle); at !== -1; at = chunk.indexOf(needle, at + needle.length)) count++;
+  return count;
+}

@@ -1,0 +1,184 @@
+// `npm run bench`: every figure of the performance issue, for Bun and Deno, with same-run
+// ratios against the baselines. The server under test runs on core 0, the load on core 1.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const SERVER_CPU = "0";
+const LOAD_CPU = "1";
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const RUNTIMES = (process.env.BENCH_RUNTIMES ?? "bun,deno").split(",");
+const ONLY = process.env.BENCH_ONLY?.split(",");
+const root = new URL("..", import.meta.url).pathname;
+
+const runtimeCommand = {
+  bun: (file, args = []) => [`${root}node_modules/.bin/bun`, file, ...args],
+  deno: (file, args = []) => [`${root}node_modules/.bin/deno`, "run", "-A", "--v8-flags=--expose-gc", file, ...args],
+};
+
+/** Installs wrk and redis-server from Debian when missing (the bench machine is ours, as root). */
+function ensureTools() {
+  const missing = ["wrk", "redis-server"].filter((tool) => spawnSync("which", [tool]).status !== 0);
+  if (missing.length === 0) return;
+  console.error(`installing ${missing.join(", ")} …`);
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
+  execFileSync("apt-get", ["install", "-y", "-qq", ...(missing.includes("redis-server") ? ["redis-server"] : []), ...(missing.includes("wrk") ? ["wrk"] : [])], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+}
+
+const children = new Set();
+process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")));
+process.on("SIGINT", () => process.exit(130));
+
+/** Starts a long-running process pinned to `cpu`; resolves once `ready` appears in its output. */
+function start(command, { cpu, ready, env = {}, timeoutMs = 30_000 }) {
+  const child = spawn("taskset", ["-c", cpu, ...command], { cwd: root, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command.join(" ")} did not finish starting:\n${output}`)), timeoutMs);
+    if (process.env.BENCH_DEBUG) child.stderr.on("data", (chunk) => process.stderr.write(chunk));
+    const collect = (chunk) => {
+      output += chunk;
+      if (ready.test(output)) {
+        clearTimeout(timer);
+        resolve({ child, output: () => output, stop: () => stop(child) });
+      }
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    child.on("exit", (code) => reject(new Error(`${command.join(" ")} exited ${code}:\n${output}`)));
+  });
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.once("exit", resolve));
+}
+
+/** Runs a client script to completion on the load core and returns its RESULT line. */
+async function runClient(command, env = {}) {
+  const started = await start(command, { cpu: LOAD_CPU, ready: /RESULT .*\n/, env, timeoutMs: 180_000 });
+  const result = JSON.parse(/RESULT (.*)\n/.exec(started.output())[1]);
+  await started.stop();
+  return result;
+}
+
+const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
+
+let nextPort = 18_000;
+async function broker(runtime, env = {}) {
+  const port = nextPort++;
+  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu: SERVER_CPU, ready: /listening on/, env });
+  return { ...server, url: `http://127.0.0.1:${port}` };
+}
+
+async function baseline(runtime, file) {
+  const port = nextPort++;
+  const server = await start(runtimeCommand[runtime](`bench/servers/${file}`, [String(port)]), { cpu: SERVER_CPU, ready: /listening on/ });
+  return { ...server, url: `http://127.0.0.1:${port}` };
+}
+
+function wrk(url, script) {
+  const out = execFileSync("taskset", ["-c", LOAD_CPU, "wrk", "-t1", "-c64", `-d${SECONDS}s`, "-s", `${root}bench/wrk/${script}`, url], { encoding: "utf8" });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`${url}: ${non2xx} refused requests\n${out}`);
+  return rps;
+}
+
+async function measurePublish(runtime, script) {
+  const bare = await baseline(runtime, "baseline-publish.ts");
+  const bareRps = wrk(bare.url, script);
+  await bare.stop();
+  const server = await broker(runtime);
+  const brokerRps = wrk(server.url, script);
+  await server.stop();
+  return { broker: brokerRps, baseline: bareRps, ratio: brokerRps / bareRps };
+}
+
+async function measureConsume(runtime) {
+  const server = await broker(runtime);
+  const ours = await runClient(runtimeCommand[runtime]("bench/clients/consume.ts", [server.url, "200000"]));
+  await server.stop();
+  const port = String(nextPort++);
+  const redis = await start(["redis-server", "--port", port, "--save", "", "--appendonly", "no"], { cpu: SERVER_CPU, ready: /Ready to accept connections/ });
+  const theirs = await runClient(runtimeCommand[runtime]("bench/clients/redis-consume.ts", [port, "200000"]));
+  await redis.stop();
+  return { broker: ours.eventsPerSecond, baseline: theirs.eventsPerSecond, ratio: ours.eventsPerSecond / theirs.eventsPerSecond };
+}
+
+async function measureIdle(runtime) {
+  const result = {};
+  for (const count of [1_000, 10_000]) {
+    const server = await broker(runtime);
+    await sleep(500);
+    const before = rssKiB(server.child.pid);
+    const clients = await start(runtimeCommand[runtime]("bench/clients/idle.ts", [server.url, String(count)]), { cpu: LOAD_CPU, ready: /RESULT .*\n/ });
+    await sleep(1_000);
+    result[count] = ((rssKiB(server.child.pid) - before) * 1024) / count / 1024;
+    await clients.stop();
+    await server.stop();
+  }
+  return { kibPer1k: result[1_000], kibPer10k: result[10_000] };
+}
+
+async function measureFanout(runtime) {
+  const server = await broker(runtime, { BROKER_MAX_STREAMS: "20000" });
+  const ours = await runClient(runtimeCommand[runtime]("bench/clients/fanout.ts", [server.url, "1000", "100", String(SECONDS)]));
+  await server.stop();
+  const bare = await baseline(runtime, "baseline-sse.ts");
+  const theirs = await runClient(runtimeCommand[runtime]("bench/clients/fanout.ts", [bare.url, "1000", "100", String(SECONDS)]));
+  await bare.stop();
+  return { ...ours, baselineSaturated: theirs.saturatedDeliveriesPerSecond, ratio: ours.saturatedDeliveriesPerSecond / theirs.saturatedDeliveriesPerSecond };
+}
+
+async function measureCore(runtime) {
+  return await runClient(runtimeCommand[runtime]("bench/core.ts"));
+}
+
+const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "-");
+
+function table(results) {
+  const rows = [];
+  for (const [runtime, r] of Object.entries(results)) {
+    rows.push(
+      [runtime, "1. publish, 1 event/request (req/s)", fmt(r.publishOne.broker), `bare Hono+Zod ${fmt(r.publishOne.baseline)}`, `${fmt(r.publishOne.ratio, 2)}×`, "≥ 0.8×"],
+      [runtime, "2. publish, batches of 100 (events/s)", fmt(r.publishBatch.broker * 100), `bare Hono+Zod ${fmt(r.publishBatch.baseline * 100)}`, `${fmt(r.publishBatch.ratio, 2)}×`, "≥ 0.8×"],
+      [runtime, "3. acked consumption, 200k events (events/s)", fmt(r.consume.broker), `Redis Streams ${fmt(r.consume.baseline)}`, `${fmt(r.consume.ratio, 2)}×`, "≥ 2×"],
+      [runtime, "4. idle SSE streams (KiB RSS each)", `${fmt(r.idle.kibPer1k, 1)} @1k, ${fmt(r.idle.kibPer10k, 1)} @10k`, "bare streamSSE ≈ 11", "", "≤ 16 @10k"],
+      [runtime, "5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms`, "", "", "0 drops, p99 ≤ 100 ms"],
+      [runtime, "5b. fan-out saturation (deliveries/s)", fmt(r.fanout.saturatedDeliveriesPerSecond), `bare writeSSE ${fmt(r.fanout.baselineSaturated)}`, `${fmt(r.fanout.ratio, 2)}×`, "≥ 5×"],
+      [runtime, "6. core in-process, 10 subscribers (events/s)", fmt(r.core.eventsPerSecond), `${fmt(r.core.deliveriesPerSecond)} deliveries/s`, "", ""],
+      [runtime, "7. memory per retained event (bytes)", `${fmt(r.core.bytesPerEvent)} for ${r.core.jsonBytes} B of JSON`, "", `${fmt(r.core.ratio, 2)}×`, "≤ 2×"],
+    );
+  }
+  const header = ["runtime", "measure", "event-broker", "baseline", "ratio", "target"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => `| ${cells.map((cell, i) => String(cell).padEnd(widths[i])).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+ensureTools();
+const results = {};
+for (const runtime of RUNTIMES) {
+  console.error(`\n# ${runtime}`);
+  const step = async (name, measure) => {
+    if (ONLY && !ONLY.some((word) => name.includes(word))) return undefined;
+    console.error(`  ${name} …`);
+    return await measure();
+  };
+  results[runtime] = {
+    publishOne: await step("publish, one event per request", () => measurePublish(runtime, "publish-one.lua")),
+    publishBatch: await step("publish, batches of 100", () => measurePublish(runtime, "publish-batch.lua")),
+    consume: await step("acked consumption vs Redis Streams", () => measureConsume(runtime)),
+    idle: await step("idle streams", () => measureIdle(runtime)),
+    fanout: await step("fan-out", () => measureFanout(runtime)),
+    core: await step("core in-process", () => measureCore(runtime)),
+  };
+}
+const summary = table(results);
+console.log(`\n${summary}\n`);
+writeFileSync(`${root}bench/results.json`, JSON.stringify({ when: new Date().toISOString(), seconds: SECONDS, results }, null, 2));
+console.log("written to bench/results.json");
