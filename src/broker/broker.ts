@@ -258,31 +258,31 @@ export class Broker {
 
   /** Refuses the whole publish if any required subscriber would hold too many events. */
   #checkBacklogs(events: readonly PreparedEvent[]): void {
-    const added = new Map<RequiredSubscription, number>();
-    for (const event of events) {
-      for (const sub of this.#requiredIndex.match(event.type)) {
-        if (!sub.paused) added.set(sub, (added.get(sub) ?? 0) + 1);
-      }
-    }
-    for (const [sub, count] of added) {
+    const added = this.#byRequiredSubscriber(events, () => 0, (count) => count + 1);
+    for (const [sub, count] of added ?? []) {
       if (sub.backlog + count > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
     }
   }
 
   #deliverToRequired(events: readonly AcceptedEvent[]): void {
-    const units = new Map<RequiredSubscription, AcceptedEvent[]>();
-    for (const event of events) {
-      for (const sub of this.#requiredIndex.match(event.type)) {
-        if (sub.paused) continue;
-        const unit = units.get(sub);
-        if (unit) unit.push(event);
-        else units.set(sub, [event]);
-      }
-    }
-    for (const [sub, unit] of units) {
+    const units = this.#byRequiredSubscriber(events, () => [] as AcceptedEvent[], (unit, event) => (unit.push(event), unit));
+    for (const [sub, unit] of units ?? []) {
       sub.enqueue(unit);
       this.#serveWaiters(sub);
     }
+  }
+
+  /** Folds events per active required subscriber they match; undefined when none matches (the common case costs no Map). */
+  #byRequiredSubscriber<E extends { type: string }, T>(events: readonly E[], empty: () => T, add: (value: T, event: E) => T): Map<RequiredSubscription, T> | undefined {
+    let folded: Map<RequiredSubscription, T> | undefined;
+    for (const event of events) {
+      for (const sub of this.#requiredIndex.match(event.type)) {
+        if (sub.paused) continue;
+        folded ??= new Map();
+        folded.set(sub, add(folded.get(sub) ?? empty(), event));
+      }
+    }
+    return folded;
   }
 
   #offerToStreams(events: readonly AcceptedEvent[]): void {
