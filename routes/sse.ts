@@ -136,10 +136,6 @@ export class SseHub {
     this.#heartbeat = setInterval(() => this.#connections.forEach((connection) => connection.ping()), heartbeatMs);
   }
 
-  get size(): number {
-    return this.#connections.size;
-  }
-
   add(connection: SseConnection): void {
     this.#connections.add(connection);
   }

@@ -21,4 +21,4 @@ export { type Delivery, type ParkedEvent, RequiredSubscription } from "./require
 export { isNotice, type StreamItem, type StreamNotice, StreamSubscription } from "./stream-subscription.ts";
 export { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema, typePatternsSchema } from "./subscription-spec.ts";
 export { intersectPatterns, isTypePattern, matchesAny, matchesPattern } from "./type-pattern.ts";
-export { fieldIssues, parseOrThrow } from "./validate.ts";
+export { parseOrThrow } from "./validate.ts";

@@ -67,10 +67,6 @@ export class StreamSubscription {
     return this.#finished;
   }
 
-  get closing(): boolean {
-    return this.#closingReason !== null;
-  }
-
   get buffered(): number {
     return this.#buffer.length;
   }

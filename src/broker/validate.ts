@@ -10,7 +10,7 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, pat
 }
 
 /** Zod reports unknown keys as one issue on the object; name each key instead. */
-export function fieldIssues(issue: z.core.$ZodIssue, pathPrefix: string): FieldIssue[] {
+function fieldIssues(issue: z.core.$ZodIssue, pathPrefix: string): FieldIssue[] {
   const path = pathPrefix + toPointer(issue.path);
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => ({ path: path + toPointer([key]), message: "is not a known field" }));
