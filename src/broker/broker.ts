@@ -176,7 +176,8 @@ export class Broker {
 
   /**
    * Accepts one event. Throws ValidationError (paths from the event's root),
-   * BacklogFullError, or BrokerClosedError; nothing is accepted then.
+   * ForbiddenTypeError (a type outside `allowTypes`), BacklogFullError, or
+   * BrokerClosedError; nothing is accepted then.
    */
   send(event: unknown, options: PublishOptions = {}): PublishResult {
     return this.#publish([event], () => "", options);
