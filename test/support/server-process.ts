@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 
+/** Servers still running; a failed test must not leave one behind when the runner exits. */
+const running = new Set<ChildProcess>();
+process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
+
 /** Which runtime runs this test file; the server under test is started with the same one. */
 export const runtime = process.versions.bun ? "bun" : "deno";
 
@@ -20,7 +24,11 @@ export function startServer(env: Record<string, string> = {}, { viaCli = false }
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
+    running.delete(child);
+    resolve(code);
+  }));
   return new Promise((resolve, reject) => {
     const server: RunningServer = {
       url: "",
