@@ -1,5 +1,5 @@
 /** Reading request bodies: JSON whatever the client called it, within the size limit. */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HttpProblem, problemResponse } from "./problem.ts";
 
@@ -11,12 +11,20 @@ export function mediaTypeOf(c: Context): string {
   return (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
 }
 
-/** Refuses bodies over `maxBodyBytes` with 413, before any is parsed. */
-export function limitBodySize(maxBodyBytes: number) {
-  return bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: () => problemResponse(413, "body-too-large", `the body is larger than ${maxBodyBytes} bytes`),
-  });
+/**
+ * Refuses bodies over `maxBodyBytes` with 413, before any is parsed. A declared length
+ * is trusted (the server reads no more than it); only other bodies are counted as they
+ * stream in, because touching `request.body` turns Bun's native body into a stream.
+ */
+export function limitBodySize(maxBodyBytes: number): MiddlewareHandler {
+  const tooLarge = () => problemResponse(413, "body-too-large", `the body is larger than ${maxBodyBytes} bytes`);
+  const countingLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
+  return (c, next) => {
+    const headers = c.req.raw.headers;
+    const length = headers.get("content-length");
+    if (length === null || headers.has("transfer-encoding")) return countingLimit(c, next);
+    return Number(length) > maxBodyBytes ? Promise.resolve(tooLarge()) : next();
+  };
 }
 
 export function parseJson(text: string): unknown {

@@ -3,21 +3,42 @@
  * at most `maxEntries` pairs (the oldest are forgotten first), so memory stays bounded
  * whatever producers send.
  *
- * Pairs are kept in a ring in acceptance order, which is also expiry order, beside a map
- * for lookups. (A Map alone, trimmed from its front, slows down as deleted slots pile up.)
+ * Why not a Map: a full window is 100,000 pairs, and as 100,000 key strings plus a Map's
+ * entries the garbage collector revisits them all the time; under publish load that cost
+ * the broker more than the rest of the publish path. So the window is a few typed arrays
+ * and a few hundred strings:
+ * - a ring of entries (seq, time, hash) in acceptance order, which is also expiry order;
+ * - their keys packed into one string per block of ring slots (see KeyBlock);
+ * - an open-addressing table from key hash to ring slot, with linear probing.
  */
 export class DedupeWindow {
-  readonly #seqs = new Map<string, number>();
-  readonly #ring: ({ key: string; seq: number; acceptedAt: number } | undefined)[];
+  readonly #capacity: number;
+  readonly #seqs: Float64Array;
+  readonly #acceptedAt: Float64Array;
+  readonly #hashes: Int32Array;
+  readonly #blocks: KeyBlock[] = [];
+  /** Ring slot + 1 per table cell; 0 is empty. */
+  readonly #table: Int32Array;
+  readonly #seed = (Math.random() * 0x7fffffff) | 0;
   #oldest = 0;
   #count = 0;
+  #size = 0;
 
   constructor(private readonly windowMs: number, maxEntries: number) {
-    this.#ring = new Array(windowMs === 0 ? 0 : maxEntries);
+    this.#capacity = windowMs === 0 ? 0 : maxEntries;
+    this.#seqs = new Float64Array(this.#capacity);
+    this.#acceptedAt = new Float64Array(this.#capacity);
+    this.#hashes = new Int32Array(this.#capacity);
+    for (let first = 0; first < this.#capacity; first += KEY_BLOCK_SLOTS) {
+      this.#blocks.push(new KeyBlock(Math.min(KEY_BLOCK_SLOTS, this.#capacity - first)));
+    }
+    // At most half full, so probe runs stay short.
+    this.#table = new Int32Array(this.#capacity === 0 ? 0 : 2 ** Math.ceil(Math.log2(this.#capacity * 2)));
   }
 
+  /** Pairs remembered now. */
   get size(): number {
-    return this.#seqs.size;
+    return this.#size;
   }
 
   /** The key of a (source, id) pair: length-prefixed, so no two pairs collide. */
@@ -27,29 +48,126 @@ export class DedupeWindow {
 
   /** The seq already given to the pair with this key within the window, if any. */
   seqOf(key: string, now: number): number | undefined {
-    if (this.windowMs === 0) return undefined;
+    if (this.#capacity === 0) return undefined;
     this.#forgetExpired(now);
-    return this.#seqs.get(key);
+    const cell = this.#find(key, this.#hash(key));
+    return cell === -1 ? undefined : this.#seqs[this.#table[cell] - 1];
   }
 
+  /** Remembers the pair; a pair remembered again keeps only its newest seq. */
   remember(key: string, seq: number, now: number): void {
-    if (this.windowMs === 0 || this.#ring.length === 0) return;
-    if (this.#count === this.#ring.length) this.#forgetOldest();
-    this.#ring[(this.#oldest + this.#count) % this.#ring.length] = { key, seq, acceptedAt: now };
+    if (this.#capacity === 0) return;
+    if (this.#count === this.#capacity) this.#forgetOldest();
+    const hash = this.#hash(key);
+    const previous = this.#find(key, hash);
+    if (previous !== -1) this.#removeCell(previous);
+    const slot = (this.#oldest + this.#count) % this.#capacity;
     this.#count++;
-    this.#seqs.set(key, seq);
+    this.#seqs[slot] = seq;
+    this.#acceptedAt[slot] = now;
+    this.#hashes[slot] = hash;
+    this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].write(slot % KEY_BLOCK_SLOTS, key);
+    this.#insert(slot);
   }
 
   #forgetExpired(now: number): void {
-    while (this.#count > 0 && now - this.#ring[this.#oldest]!.acceptedAt >= this.windowMs) this.#forgetOldest();
+    while (this.#count > 0 && now - this.#acceptedAt[this.#oldest] >= this.windowMs) this.#forgetOldest();
   }
 
   #forgetOldest(): void {
-    const entry = this.#ring[this.#oldest]!;
-    this.#ring[this.#oldest] = undefined;
-    this.#oldest = (this.#oldest + 1) % this.#ring.length;
+    const slot = this.#oldest;
+    this.#oldest = (this.#oldest + 1) % this.#capacity;
     this.#count--;
-    // The pair may have been accepted again since; only forget this acceptance.
-    if (this.#seqs.get(entry.key) === entry.seq) this.#seqs.delete(entry.key);
+    // A pair remembered again has already left the table for its newer slot.
+    const cell = this.#cellOf(slot);
+    if (cell !== -1) this.#removeCell(cell);
+  }
+
+  /** The table cell holding this key, or -1. */
+  #find(key: string, hash: number): number {
+    const mask = this.#table.length - 1;
+    for (let cell = hash & mask; this.#table[cell] !== 0; cell = (cell + 1) & mask) {
+      const slot = this.#table[cell] - 1;
+      if (this.#hashes[slot] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, key)) return cell;
+    }
+    return -1;
+  }
+
+  /** The table cell pointing at this ring slot, or -1. */
+  #cellOf(slot: number): number {
+    const mask = this.#table.length - 1;
+    for (let cell = this.#hashes[slot] & mask; this.#table[cell] !== 0; cell = (cell + 1) & mask) {
+      if (this.#table[cell] === slot + 1) return cell;
+    }
+    return -1;
+  }
+
+  #insert(slot: number): void {
+    const mask = this.#table.length - 1;
+    let cell = this.#hashes[slot] & mask;
+    while (this.#table[cell] !== 0) cell = (cell + 1) & mask;
+    this.#table[cell] = slot + 1;
+    this.#size++;
+  }
+
+  /** Empties a cell, moving later cells of its probe run back so every lookup still finds them. */
+  #removeCell(cell: number): void {
+    const mask = this.#table.length - 1;
+    let hole = cell;
+    for (let next = (cell + 1) & mask; this.#table[next] !== 0; next = (next + 1) & mask) {
+      const home = this.#hashes[this.#table[next] - 1] & mask;
+      // The entry may fill the hole unless its home lies cyclically in (hole, next].
+      if (((next - home) & mask) >= ((next - hole) & mask)) {
+        this.#table[hole] = this.#table[next];
+        hole = next;
+      }
+    }
+    this.#table[hole] = 0;
+    this.#size--;
+  }
+
+  /** A seeded string hash, so producers cannot choose ids that all land in one probe run. */
+  #hash(key: string): number {
+    let hash = this.#seed;
+    for (let i = 0; i < key.length; i++) {
+      hash = Math.imul(hash ^ key.charCodeAt(i), 0x5bd1e995);
+      hash ^= hash >>> 15;
+    }
+    return hash;
+  }
+}
+
+const KEY_BLOCK_SLOTS = 1_024;
+
+/**
+ * The keys of one block of consecutive ring slots. Slots are written in order; a block
+ * collects its keys in an array, then packs them into one string once every slot is
+ * written. The keys of the previous round stay in that string until their slots are
+ * written again, which the ring does only after forgetting them.
+ */
+class KeyBlock {
+  #filling: string[] = [];
+  #packed = "";
+  readonly #starts: Int32Array;
+  readonly #lengths: Int32Array;
+
+  constructor(readonly slots: number) {
+    this.#starts = new Int32Array(slots);
+    this.#lengths = new Int32Array(slots);
+  }
+
+  write(index: number, key: string): void {
+    this.#starts[index] = index === 0 ? 0 : this.#starts[index - 1] + this.#lengths[index - 1];
+    this.#lengths[index] = key.length;
+    this.#filling.push(key);
+    if (this.#filling.length === this.slots) {
+      this.#packed = this.#filling.join("");
+      this.#filling = [];
+    }
+  }
+
+  holds(index: number, key: string): boolean {
+    if (index < this.#filling.length) return this.#filling[index] === key;
+    return this.#lengths[index] === key.length && this.#packed.startsWith(key, this.#starts[index]);
   }
 }

@@ -1,0 +1,58 @@
+// The dedupe window against a plain model of it: a list of pairs in acceptance order.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { DedupeWindow } from "../../src/broker/dedupe-window.ts";
+
+const WINDOW_MS = 1_000;
+
+class ModelWindow {
+  readonly pairs: { key: string; seq: number; at: number }[] = [];
+  constructor(readonly maxEntries: number) {}
+
+  seqOf(key: string, now: number): number | undefined {
+    while (this.pairs.length > 0 && now - this.pairs[0].at >= WINDOW_MS) this.pairs.shift();
+    return this.pairs.findLast((pair) => pair.key === key)?.seq;
+  }
+
+  remember(key: string, seq: number, now: number): void {
+    if (this.pairs.length === this.maxEntries) this.pairs.shift();
+    this.pairs.push({ key, seq, at: now });
+  }
+}
+
+const operation = fc.record({
+  key: fc.oneof(fc.integer({ min: 0, max: 60 }).map(String), fc.string({ maxLength: 8 })),
+  remember: fc.boolean(),
+  elapsed: fc.integer({ min: 0, max: 40 }),
+});
+
+function agreesWithModel(maxEntries: number, operations: { key: string; remember: boolean; elapsed: number }[]): void {
+  const window = new DedupeWindow(WINDOW_MS, maxEntries);
+  const model = new ModelWindow(maxEntries);
+  let now = 0;
+  operations.forEach(({ key, remember, elapsed }, seq) => {
+    now += elapsed;
+    assert.equal(window.seqOf(key, now), model.seqOf(key, now), `seqOf(${JSON.stringify(key)}) at step ${seq}`);
+    if (remember) {
+      window.remember(key, seq, now);
+      model.remember(key, seq, now);
+    }
+  });
+}
+
+test("DedupeWindow answers as a list of pairs would, for small windows", () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.array(operation, { maxLength: 300 }), agreesWithModel), { numRuns: 300 });
+});
+
+test("DedupeWindow answers as a list of pairs would across its packed key blocks", () => {
+  fc.assert(fc.property(fc.integer({ min: 1_025, max: 2_200 }), fc.array(operation, { minLength: 3_000, maxLength: 6_000 }), agreesWithModel), { numRuns: 8 });
+});
+
+test("DedupeWindow finds every pair of a full window and forgets them in acceptance order", () => {
+  const window = new DedupeWindow(60_000, 5_000);
+  const key = (i: number) => DedupeWindow.keyOf("/producer", `id-${i}`);
+  for (let i = 0; i < 12_000; i++) window.remember(key(i), i, 0);
+  assert.equal(window.size, 5_000);
+  for (let i = 0; i < 12_000; i++) assert.equal(window.seqOf(key(i), 0), i >= 7_000 ? i : undefined);
+});
