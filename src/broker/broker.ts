@@ -31,7 +31,7 @@ import {
   TooManySubscriptionsError,
   ValidationError,
 } from "./errors.ts";
-import { DedupeWindow } from "./dedupe-window.ts";
+import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
 import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { type EventLog, RingHistory } from "./history.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
@@ -145,6 +145,7 @@ export interface PullOptions {
 export class Broker {
   readonly options: BrokerOptions;
   readonly #clock: Clock;
+  #isoTime = { ms: Number.NaN, text: "" };
   readonly #log: EventLog;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #requiredIndex = new TypeIndex<RequiredSubscription>();
@@ -217,27 +218,27 @@ export class Broker {
    * Splits off events whose producer pair was seen in the window or earlier in this
    * request; `keys` holds each fresh event's dedupe key (undefined without a producer id).
    */
-  #withoutDuplicates(prepared: readonly PreparedEvent[]): { fresh: PreparedEvent[]; keys: (string | undefined)[]; duplicateSeqs: number[] } {
+  #withoutDuplicates(prepared: readonly PreparedEvent[]): { fresh: PreparedEvent[]; keys: (DedupeKey | undefined)[]; duplicateSeqs: number[] } {
     const fresh: PreparedEvent[] = [];
-    const keys: (string | undefined)[] = [];
+    const keys: (DedupeKey | undefined)[] = [];
     const duplicateSeqs: number[] = [];
     const now = this.#clock.now();
     const inRequest = prepared.length > 1 ? new Map<string, number>() : undefined;
     for (const event of prepared) {
       const key = event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined;
-      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? inRequest?.get(key));
+      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? inRequest?.get(key.text));
       if (seq !== undefined) {
         duplicateSeqs.push(seq);
         continue;
       }
       fresh.push(event);
       keys.push(key);
-      if (key !== undefined) inRequest?.set(key, this.#lastSeq + fresh.length);
+      if (key !== undefined) inRequest?.set(key.text, this.#lastSeq + fresh.length);
     }
     return { fresh, keys, duplicateSeqs };
   }
 
-  #remember(keys: readonly (string | undefined)[], first: number): void {
+  #remember(keys: readonly (DedupeKey | undefined)[], first: number): void {
     const now = this.#clock.now();
     keys.forEach((key, index) => {
       if (key !== undefined) this.#dedupe.remember(key, first + index, now);
@@ -246,7 +247,7 @@ export class Broker {
 
   #prepare(inputs: readonly unknown[], pathOf: (index: number) => string): PreparedEvent[] {
     const valid = validateEvents(inputs, pathOf);
-    const nowIso = new Date(this.#clock.now()).toISOString();
+    const nowIso = this.#nowIso();
     return valid.map((input, index) => {
       try {
         return prepareEvent(input, nowIso, this.options.newId);
@@ -255,6 +256,13 @@ export class Broker {
         throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: pathOf(index) + issue.path })));
       }
     });
+  }
+
+  /** The default `time` of events: formatted once per millisecond, not once per publish. */
+  #nowIso(): string {
+    const now = this.#clock.now();
+    if (now !== this.#isoTime.ms) this.#isoTime = { ms: now, text: new Date(now).toISOString() };
+    return this.#isoTime.text;
   }
 
   /** Refuses the whole publish if any required subscriber would hold too many events. */

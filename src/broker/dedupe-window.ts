@@ -11,6 +11,15 @@
  * - their keys packed into one string per block of ring slots (see KeyBlock);
  * - an open-addressing table from key hash to ring slot, with linear probing.
  */
+/** A producer pair as the window knows it: its text and that text's hash, computed once. */
+export interface DedupeKey {
+  readonly text: string;
+  readonly hash: number;
+}
+
+/** Per process, so producers cannot choose ids that all land in one probe run. */
+const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
+
 export class DedupeWindow {
   readonly #capacity: number;
   readonly #seqs: Float64Array;
@@ -19,7 +28,6 @@ export class DedupeWindow {
   readonly #blocks: KeyBlock[] = [];
   /** Ring slot + 1 per table cell; 0 is empty. */
   readonly #table: Int32Array;
-  readonly #seed = (Math.random() * 0x7fffffff) | 0;
   #oldest = 0;
   #count = 0;
   #size = 0;
@@ -42,31 +50,31 @@ export class DedupeWindow {
   }
 
   /** The key of a (source, id) pair: length-prefixed, so no two pairs collide. */
-  static keyOf(source: string, id: string): string {
-    return `${source.length}:${source}${id}`;
+  static keyOf(source: string, id: string): DedupeKey {
+    const text = `${source.length}:${source}${id}`;
+    return { text, hash: hashOf(text) };
   }
 
   /** The seq already given to the pair with this key within the window, if any. */
-  seqOf(key: string, now: number): number | undefined {
+  seqOf(key: DedupeKey, now: number): number | undefined {
     if (this.#capacity === 0) return undefined;
     this.#forgetExpired(now);
-    const cell = this.#find(key, this.#hash(key));
+    const cell = this.#find(key);
     return cell === -1 ? undefined : this.#seqs[this.#table[cell] - 1];
   }
 
   /** Remembers the pair; a pair remembered again keeps only its newest seq. */
-  remember(key: string, seq: number, now: number): void {
+  remember(key: DedupeKey, seq: number, now: number): void {
     if (this.#capacity === 0) return;
     if (this.#count === this.#capacity) this.#forgetOldest();
-    const hash = this.#hash(key);
-    const previous = this.#find(key, hash);
+    const previous = this.#find(key);
     if (previous !== -1) this.#removeCell(previous);
     const slot = (this.#oldest + this.#count) % this.#capacity;
     this.#count++;
     this.#seqs[slot] = seq;
     this.#acceptedAt[slot] = now;
-    this.#hashes[slot] = hash;
-    this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].write(slot % KEY_BLOCK_SLOTS, key);
+    this.#hashes[slot] = key.hash;
+    this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].write(slot % KEY_BLOCK_SLOTS, key.text);
     this.#insert(slot);
   }
 
@@ -84,11 +92,11 @@ export class DedupeWindow {
   }
 
   /** The table cell holding this key, or -1. */
-  #find(key: string, hash: number): number {
+  #find({ text, hash }: DedupeKey): number {
     const mask = this.#table.length - 1;
     for (let cell = hash & mask; this.#table[cell] !== 0; cell = (cell + 1) & mask) {
       const slot = this.#table[cell] - 1;
-      if (this.#hashes[slot] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, key)) return cell;
+      if (this.#hashes[slot] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, text)) return cell;
     }
     return -1;
   }
@@ -125,16 +133,14 @@ export class DedupeWindow {
     this.#table[hole] = 0;
     this.#size--;
   }
+}
 
-  /** A seeded string hash, so producers cannot choose ids that all land in one probe run. */
-  #hash(key: string): number {
-    let hash = this.#seed;
-    for (let i = 0; i < key.length; i++) {
-      hash = Math.imul(hash ^ key.charCodeAt(i), 0x5bd1e995);
-      hash ^= hash >>> 15;
-    }
-    return hash;
-  }
+/** FNV-1a from a random basis, then a final mix so that the low bits used as the table index depend on every character. */
+function hashOf(text: string): number {
+  let hash = HASH_SEED;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  return hash ^ (hash >>> 13);
 }
 
 const KEY_BLOCK_SLOTS = 1_024;

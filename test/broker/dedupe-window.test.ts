@@ -33,9 +33,9 @@ function agreesWithModel(maxEntries: number, operations: { key: string; remember
   let now = 0;
   operations.forEach(({ key, remember, elapsed }, seq) => {
     now += elapsed;
-    assert.equal(window.seqOf(key, now), model.seqOf(key, now), `seqOf(${JSON.stringify(key)}) at step ${seq}`);
+    assert.equal(window.seqOf(DedupeWindow.keyOf("/s", key), now), model.seqOf(key, now), `seqOf(${JSON.stringify(key)}) at step ${seq}`);
     if (remember) {
-      window.remember(key, seq, now);
+      window.remember(DedupeWindow.keyOf("/s", key), seq, now);
       model.remember(key, seq, now);
     }
   });

@@ -57,7 +57,7 @@ test("DedupeWindow holds at most maxEntries pairs, forgetting the oldest", () =>
 });
 
 test("DedupeWindow keys cannot collide across source and id boundaries", () => {
-  assert.notEqual(DedupeWindow.keyOf("/a", "b/c"), DedupeWindow.keyOf("/ab", "/c"));
+  assert.notEqual(DedupeWindow.keyOf("/a", "b/c").text, DedupeWindow.keyOf("/ab", "/c").text);
   const window = new DedupeWindow(60_000, 10);
   window.remember(DedupeWindow.keyOf("/s", "1"), 1, 0);
   window.remember(DedupeWindow.keyOf("/s", "1"), 7, 10);
