@@ -1,3 +1,12 @@
+/** A producer pair as the window knows it: its text and that text's hash, computed once. */
+export interface DedupeKey {
+  readonly text: string;
+  readonly hash: number;
+}
+
+/** Per process, so producers cannot choose ids that all land in one probe run. */
+const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
+
 /**
  * Remembers the seq given to each producer (`source`, `id`) pair for `windowMs`, holding
  * at most `maxEntries` pairs (the oldest are forgotten first), so memory stays bounded
@@ -11,15 +20,6 @@
  * - their keys packed into one string per block of ring slots (see KeyBlock);
  * - an open-addressing table from key hash to ring slot, with linear probing.
  */
-/** A producer pair as the window knows it: its text and that text's hash, computed once. */
-export interface DedupeKey {
-  readonly text: string;
-  readonly hash: number;
-}
-
-/** Per process, so producers cannot choose ids that all land in one probe run. */
-const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
-
 export class DedupeWindow {
   readonly #capacity: number;
   readonly #seqs: Float64Array;
