@@ -140,20 +140,27 @@ async function measureCore(runtime) {
 
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "-");
 
+/** The table's rows of one runtime, for the measures that ran (BENCH_ONLY may skip some). */
+function rowsOf(runtime, r) {
+  const rows = {
+    publishOne: () => [["1. publish, 1 event/request (req/s)", fmt(r.publishOne.broker), `bare Hono+Zod ${fmt(r.publishOne.baseline)}`, `${fmt(r.publishOne.ratio, 2)}×`, "≥ 0.8×"]],
+    publishBatch: () => [["2. publish, batches of 100 (events/s)", fmt(r.publishBatch.broker * 100), `bare Hono+Zod ${fmt(r.publishBatch.baseline * 100)}`, `${fmt(r.publishBatch.ratio, 2)}×`, "≥ 0.8×"]],
+    consume: () => [["3. acked consumption, 200k events (events/s)", fmt(r.consume.broker), `Redis Streams ${fmt(r.consume.baseline)}`, `${fmt(r.consume.ratio, 2)}×`, "≥ 2×"]],
+    idle: () => [["4. idle SSE streams (KiB RSS each)", `${fmt(r.idle.kibPer1k, 1)} @1k, ${fmt(r.idle.kibPer10k, 1)} @10k`, "bare streamSSE ≈ 11", "", "≤ 16 @10k"]],
+    fanout: () => [
+      ["5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms`, "", "", "0 drops, p99 ≤ 100 ms"],
+      ["5b. fan-out saturation (deliveries/s)", fmt(r.fanout.saturatedDeliveriesPerSecond), `bare writeSSE ${fmt(r.fanout.baselineSaturated)}`, `${fmt(r.fanout.ratio, 2)}×`, "≥ 5×"],
+    ],
+    core: () => [
+      ["6. core in-process, 10 subscribers (events/s)", fmt(r.core.eventsPerSecond), `${fmt(r.core.deliveriesPerSecond)} deliveries/s`, "", ""],
+      ["7. memory per retained event (bytes)", `${fmt(r.core.bytesPerEvent)} for ${r.core.jsonBytes} B of JSON`, "", `${fmt(r.core.ratio, 2)}×`, "≤ 2×"],
+    ],
+  };
+  return Object.entries(rows).filter(([measure]) => r[measure] !== undefined).flatMap(([, build]) => build().map((row) => [runtime, ...row]));
+}
+
 function table(results) {
-  const rows = [];
-  for (const [runtime, r] of Object.entries(results)) {
-    rows.push(
-      [runtime, "1. publish, 1 event/request (req/s)", fmt(r.publishOne.broker), `bare Hono+Zod ${fmt(r.publishOne.baseline)}`, `${fmt(r.publishOne.ratio, 2)}×`, "≥ 0.8×"],
-      [runtime, "2. publish, batches of 100 (events/s)", fmt(r.publishBatch.broker * 100), `bare Hono+Zod ${fmt(r.publishBatch.baseline * 100)}`, `${fmt(r.publishBatch.ratio, 2)}×`, "≥ 0.8×"],
-      [runtime, "3. acked consumption, 200k events (events/s)", fmt(r.consume.broker), `Redis Streams ${fmt(r.consume.baseline)}`, `${fmt(r.consume.ratio, 2)}×`, "≥ 2×"],
-      [runtime, "4. idle SSE streams (KiB RSS each)", `${fmt(r.idle.kibPer1k, 1)} @1k, ${fmt(r.idle.kibPer10k, 1)} @10k`, "bare streamSSE ≈ 11", "", "≤ 16 @10k"],
-      [runtime, "5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms`, "", "", "0 drops, p99 ≤ 100 ms"],
-      [runtime, "5b. fan-out saturation (deliveries/s)", fmt(r.fanout.saturatedDeliveriesPerSecond), `bare writeSSE ${fmt(r.fanout.baselineSaturated)}`, `${fmt(r.fanout.ratio, 2)}×`, "≥ 5×"],
-      [runtime, "6. core in-process, 10 subscribers (events/s)", fmt(r.core.eventsPerSecond), `${fmt(r.core.deliveriesPerSecond)} deliveries/s`, "", ""],
-      [runtime, "7. memory per retained event (bytes)", `${fmt(r.core.bytesPerEvent)} for ${r.core.jsonBytes} B of JSON`, "", `${fmt(r.core.ratio, 2)}×`, "≤ 2×"],
-    );
-  }
+  const rows = Object.entries(results).flatMap(([runtime, r]) => rowsOf(runtime, r));
   const header = ["runtime", "measure", "event-broker", "baseline", "ratio", "target"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
   const line = (cells) => `| ${cells.map((cell, i) => String(cell).padEnd(widths[i])).join(" | ")} |`;
