@@ -31,27 +31,31 @@ export function subscriptionView(sub: Subscription) {
 const utf8 = new TextEncoder();
 const OPEN = utf8.encode('{"events":[');
 const CLOSE = utf8.encode("]}");
-const COMMA = utf8.encode(",");
+const COMMA = 0x2c;
 
 /**
  * `{"events":[…]}` with each event's stored JSON and its `deliveries` count spliced in
- * before the closing brace, so no event is parsed or encoded again.
+ * before the closing brace, so no event is parsed or encoded again. Each event is copied
+ * whole and its closing brace then overwritten by the tail, which ends with one.
  */
 export function pullBody(deliveries: readonly Delivery[]): Uint8Array<ArrayBuffer> {
-  const parts: Uint8Array[] = [OPEN];
-  for (const { events, deliveries: count } of deliveries) {
-    const tail = utf8.encode(`,"deliveries":${count}}`);
+  const tails = deliveries.map(({ deliveries: count }) => utf8.encode(`,"deliveries":${count}}`));
+  let size = OPEN.length + CLOSE.length - 1;
+  deliveries.forEach(({ events }, unit) => {
+    for (const event of events) size += event.json.length + tails[unit].length;
+  });
+  const body = new Uint8Array(Math.max(size, OPEN.length + CLOSE.length));
+  body.set(OPEN);
+  let offset = OPEN.length;
+  deliveries.forEach(({ events }, unit) => {
     for (const event of events) {
-      if (parts.length > 1) parts.push(COMMA);
-      parts.push(event.json.subarray(0, event.json.length - 1), tail);
+      if (offset > OPEN.length) body[offset++] = COMMA;
+      body.set(event.json, offset);
+      offset += event.json.length - 1;
+      body.set(tails[unit], offset);
+      offset += tails[unit].length;
     }
-  }
-  parts.push(CLOSE);
-  const body = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    body.set(part, offset);
-    offset += part.length;
-  }
+  });
+  body.set(CLOSE, offset);
   return body;
 }
