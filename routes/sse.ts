@@ -28,22 +28,10 @@ function noticeMessage(notice: StreamNotice): string {
 
 /** Frames items (and a ping) into one chunk. Event types are `[A-Za-z0-9._:-]`, so no field can break a line. */
 export function encodeItems(items: readonly StreamItem[], named: boolean, ping: boolean): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  const add = (part: Uint8Array) => {
-    parts.push(part);
-    length += part.length;
-  };
-  for (const item of items) {
-    if (isNotice(item)) add(utf8.encode(noticeMessage(item)));
-    else {
-      add(utf8.encode(eventPrefix(item, named)));
-      add(item.json);
-      add(FRAME_END);
-    }
-  }
-  if (ping) add(utf8.encode(PING));
-  const chunk = new Uint8Array(length);
+  const parts = items.map((item) => (isNotice(item) ? utf8.encode(noticeMessage(item)) : recentFrames.frameOf(item, named)));
+  if (ping) parts.push(utf8.encode(PING));
+  if (parts.length === 1) return parts[0];
+  const chunk = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
   let offset = 0;
   for (const part of parts) {
     chunk.set(part, offset);
@@ -52,8 +40,33 @@ export function encodeItems(items: readonly StreamItem[], named: boolean, ping: 
   return chunk;
 }
 
-function eventPrefix(event: AcceptedEvent, named: boolean): string {
-  return named ? `event: ${event.type}\nid: ${event.seq}\ndata: ` : `id: ${event.seq}\ndata: `;
+/**
+ * The SSE frames of the most recent events, so that a thousand streams waking for the
+ * same event write one shared frame instead of framing it a thousand times. Frames are
+ * only read, never changed, once made. Bounded: one frame per slot and kind.
+ */
+class RecentFrames {
+  readonly #slots: ({ event: AcceptedEvent; plain?: Uint8Array; named?: Uint8Array } | undefined)[] = new Array(1_024);
+
+  frameOf(event: AcceptedEvent, named: boolean): Uint8Array {
+    const index = event.seq % this.#slots.length;
+    let slot = this.#slots[index];
+    if (slot?.event !== event) this.#slots[index] = slot = { event };
+    if (named) return (slot.named ??= frame(event, true));
+    return (slot.plain ??= frame(event, false));
+  }
+}
+
+const recentFrames = new RecentFrames();
+
+function frame(event: AcceptedEvent, named: boolean): Uint8Array {
+  const prefix = named ? `event: ${event.type}\nid: ${event.seq}\ndata: ` : `id: ${event.seq}\ndata: `;
+  // The prefix is ASCII (types are restricted), so its length in bytes is its length.
+  const bytes = new Uint8Array(prefix.length + event.json.length + FRAME_END.length);
+  utf8.encodeInto(prefix, bytes);
+  bytes.set(event.json, prefix.length);
+  bytes.set(FRAME_END, prefix.length + event.json.length);
+  return bytes;
 }
 
 export interface SseOptions {

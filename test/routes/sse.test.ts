@@ -34,3 +34,15 @@ test("encodeItems() frames notices as named events and pings as comments", () =>
   const framed = text(encodeItems([{ kind: "dropped", count: 2, from: 5, to: 6 }, { kind: "closing", reason: "deleted" }], false, true));
   assert.equal(framed, 'event: broker.dropped\ndata: {"count":2,"from":5,"to":6}\n\nevent: broker.closing\ndata: {"reason":"deleted"}\n\n: ping\n\n');
 });
+
+test("encodeItems() frames an event once per kind and shares the frame between streams", () => {
+  const { broker } = brokerOnFakeClock();
+  const [first, second] = [broker.subscribe({ kind: "stream" }), broker.subscribe({ kind: "stream" })];
+  broker.sendBatch([{ type: "a" }, { type: "b" }]);
+  const [a1, b1] = first.read();
+  const [a2] = second.read();
+  assert.equal(encodeItems([a1], false, false), encodeItems([a2], false, false), "the same bytes, not a copy");
+  assert.match(text(encodeItems([a1], true, false)), /^event: a\nid: 1\ndata: \{/);
+  assert.match(text(encodeItems([a1, b1], false, true)), /^id: 1\ndata: \{.*\}\n\nid: 2\ndata: \{.*\}\n\n: ping\n\n$/);
+  broker.close();
+});
