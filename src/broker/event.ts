@@ -81,27 +81,44 @@ export function validateEvents(inputs: readonly unknown[], pathPrefix: (index: n
   return valid;
 }
 
+/** Input keys the broker places itself; every other one is an extension attribute, kept as given. */
+const PLACED_KEYS = new Set(["specversion", "id", "source", "type", "time", "datacontenttype", "seq", "deliveries", "data", "data_base64"]);
+
 /** Applies the defaults (generated id, source "/", time now) and encodes all but `seq`. */
 export function prepareEvent(input: EventInput, nowIso: string, newId: () => string): PreparedEvent {
-  const { specversion: _v, seq: _s, deliveries: _d, data, data_base64, id, source, type, time, datacontenttype, ...rest } = input;
-  const head = {
+  const event: Record<string, unknown> = {
     specversion: "1.0",
-    id: id ?? newId(),
-    source: source ?? "/",
-    type,
-    time: time ?? nowIso,
-    datacontenttype: datacontenttype ?? (data === undefined ? undefined : "application/json"),
-    ...rest,
+    id: input.id ?? newId(),
+    source: input.source ?? "/",
+    type: input.type,
+    time: input.time ?? nowIso,
+    datacontenttype: input.datacontenttype ?? (input.data === undefined ? undefined : "application/json"),
   };
-  const headJson = JSON.stringify(head);
+  for (const key in input) if (!PLACED_KEYS.has(key)) event[key] = input[key as keyof EventInput];
+  event.seq = 0;
+  event.data = input.data;
+  event.data_base64 = input.data_base64;
+  const json = encodeOnce(event);
+  // Every value before `seq` is a string, number or boolean, in which `"seq":0` cannot
+  // appear unescaped: its first occurrence is the key itself.
+  const seqAt = json.indexOf('"seq":0');
   return {
-    type: head.type,
-    source: head.source,
-    id: head.id,
-    producerId: id !== undefined,
-    head: headJson.slice(0, -1) + ',"seq":',
-    tail: encodeTail(data, data_base64),
+    type: input.type,
+    source: event.source as string,
+    id: event.id as string,
+    producerId: input.id !== undefined,
+    head: json.slice(0, seqAt + 6),
+    tail: json.slice(seqAt + 7),
   };
+}
+
+function encodeOnce(event: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(event);
+  } catch {
+    // JSON.parse accepts nesting that JSON.stringify overflows its stack on.
+    throw new ValidationError([{ path: "/data", message: "is nested too deeply to encode" }]);
+  }
 }
 
 const utf8 = new TextEncoder();
@@ -115,17 +132,6 @@ export function acceptEvent(prepared: PreparedEvent, seq: number): AcceptedEvent
     id: prepared.id,
     json: utf8.encode(prepared.head + seq + prepared.tail),
   };
-}
-
-function encodeTail(data: unknown, dataBase64: string | undefined): string {
-  if (dataBase64 !== undefined) return `,"data_base64":${JSON.stringify(dataBase64)}}`;
-  if (data === undefined) return "}";
-  try {
-    return `,"data":${JSON.stringify(data)}}`;
-  } catch {
-    // JSON.parse accepts nesting that JSON.stringify overflows its stack on.
-    throw new ValidationError([{ path: "/data", message: "is nested too deeply to encode" }]);
-  }
 }
 
 /** A Zod issue path as a JSON Pointer (RFC 6901). */

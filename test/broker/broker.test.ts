@@ -55,6 +55,32 @@ test("send() keeps the producer's id, source, time and extension attributes", ()
   broker.close();
 });
 
+test("send() encodes the CloudEvent attributes first, then extensions, seq, and the data last", () => {
+  const { broker } = brokerOnFakeClock();
+  const stream = broker.subscribe({ kind: "stream" });
+  const hostile = 'x","seq":0,"y":"\\"seq\\":0';
+  broker.send({ data_base64: "AAE=", subject: hostile, type: "t", id: "e-1", source: "/s", time: "2020-01-01T00:00:00Z", seq: 7, traceparent: "00-ab", deliveries: 3 });
+  broker.send({ type: "t", id: "e-2", source: "/s", time: "2020-01-01T00:00:00Z", data: { n: [1, "2"] } });
+  const [first, second] = stream.read().map((item) => new TextDecoder().decode((item as { json: Uint8Array }).json));
+  assert.equal(first, `{"specversion":"1.0","id":"e-1","source":"/s","type":"t","time":"2020-01-01T00:00:00Z","subject":${JSON.stringify(hostile)},"traceparent":"00-ab","seq":1,"data_base64":"AAE="}`);
+  assert.equal(second, '{"specversion":"1.0","id":"e-2","source":"/s","type":"t","time":"2020-01-01T00:00:00Z","datacontenttype":"application/json","seq":2,"data":{"n":[1,"2"]}}');
+  broker.close();
+});
+
+test("data nested deeper than the runtime can encode refuses the whole batch, naming /data", () => {
+  const { broker } = brokerOnFakeClock();
+  let data: unknown = [];
+  for (let depth = 0; depth < 1_000_000; depth++) data = [data];
+  try {
+    broker.sendBatch([{ type: "t" }, { type: "t", data }]);
+    assert.equal(broker.lastSeq, 2, "a runtime that can encode it (V8 can) accepts both");
+  } catch (error) {
+    assert.ok(error instanceof ValidationError && error.issues[0].path === "/1/data", String(error));
+    assert.equal(broker.lastSeq, 0, "JavaScriptCore cannot: nothing is accepted");
+  }
+  broker.close();
+});
+
 test("send() refuses an invalid event, naming each bad field, and accepts nothing", () => {
   const { broker } = brokerOnFakeClock();
   assert.throws(() => broker.send({ type: "has space", time: "yesterday", Bad: 1 }), (thrown: ValidationError) => {
