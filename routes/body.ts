@@ -1,7 +1,6 @@
 /** Reading request bodies: JSON whatever the client called it, within the size limit. */
-import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { HttpProblem, problemResponse } from "./problem.ts";
+import type { Context } from "hono";
+import { HttpProblem } from "./problem.ts";
 
 /** Content types whose body is read as JSON: curl's `-d` default and fetch's string default included. */
 const JSON_LIKE = new Set(["", "application/json", "application/x-www-form-urlencoded", "text/plain"]);
@@ -12,19 +11,52 @@ export function mediaTypeOf(c: Context): string {
 }
 
 /**
- * Refuses bodies over `maxBodyBytes` with 413, before any is parsed. A declared length
- * is trusted (the server reads no more than it); only other bodies are counted as they
- * stream in, because touching `request.body` turns Bun's native body into a stream.
+ * The body's bytes; 413 over `maxBytes`, before any is parsed. A declared length is
+ * checked before reading (the server reads no more than it declares); other bodies are
+ * counted as they stream in. Reading is done here, not in a middleware, so that
+ * `POST /events` stays a single handler, which Hono runs without composing a chain.
  */
-export function limitBodySize(maxBodyBytes: number): MiddlewareHandler {
-  const tooLarge = () => problemResponse(413, "body-too-large", `the body is larger than ${maxBodyBytes} bytes`);
-  const countingLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
-  return (c, next) => {
-    const headers = c.req.raw.headers;
-    const length = headers.get("content-length");
-    if (length === null || headers.has("transfer-encoding")) return countingLimit(c, next);
-    return Number(length) > maxBodyBytes ? Promise.resolve(tooLarge()) : next();
-  };
+export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
+  return hasDeclaredLength(c, maxBytes) ? new Uint8Array(await c.req.arrayBuffer()) : await readCounted(c.req.raw.body, maxBytes);
+}
+
+/** The body as text, within `maxBytes` as `readBody`; a declared length lets the runtime decode it natively. */
+export async function readText(c: Context, maxBytes: number): Promise<string> {
+  return hasDeclaredLength(c, maxBytes) ? await c.req.text() : new TextDecoder().decode(await readCounted(c.req.raw.body, maxBytes));
+}
+
+/** Whether the request declares its length; throws 413 when that length is over `maxBytes`. */
+function hasDeclaredLength(c: Context, maxBytes: number): boolean {
+  const length = c.req.header("content-length");
+  if (length === undefined || c.req.header("transfer-encoding") !== undefined) return false;
+  if (Number(length) > maxBytes) throw bodyTooLarge(maxBytes);
+  return true;
+}
+
+async function readCounted(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.length;
+    if (size > maxBytes) {
+      reader.cancel().catch(() => {}); // the rest is never read
+      throw bodyTooLarge(maxBytes);
+    }
+    chunks.push(read.value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+function bodyTooLarge(maxBytes: number): HttpProblem {
+  return new HttpProblem(413, "body-too-large", `the body is larger than ${maxBytes} bytes`);
 }
 
 export function parseJson(text: string): unknown {
@@ -37,10 +69,10 @@ export function parseJson(text: string): unknown {
 }
 
 /** The body of a JSON request to a management route; empty means `{}`. */
-export async function readJsonBody(c: Context): Promise<unknown> {
+export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   const type = mediaTypeOf(c);
   if (!JSON_LIKE.has(type) && !type.endsWith("+json")) throw unsupportedMediaType(type, "application/json");
-  const text = await c.req.text();
+  const text = await readText(c, maxBytes);
   return text.trim() === "" ? {} : parseJson(text);
 }
 

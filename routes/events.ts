@@ -2,27 +2,26 @@
 import { Hono } from "hono";
 import { type Broker, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
 import { callerOf } from "./auth.ts";
-import { isJsonLike, mediaTypeOf, parseJson, unsupportedMediaType } from "./body.ts";
+import { isJsonLike, mediaTypeOf, parseJson, readBody, readText, unsupportedMediaType } from "./body.ts";
 import { binaryModeError, eventFromBinary, isBinaryMode } from "./cloudevents-binary.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 
 const READABLE = "application/json, application/cloudevents+json, application/cloudevents-batch+json, or CloudEvents binary mode (ce-* headers)";
 
-export function eventRoutes(broker: Broker) {
+export function eventRoutes(broker: Broker, maxBodyBytes: number) {
   return new Hono<AppEnv>().post("/", async (c) => {
     const mediaType = mediaTypeOf(c);
-    const body = new Uint8Array(await c.req.arrayBuffer());
     const options = { allowTypes: callerOf(c)?.publish };
-    const result = isBinaryMode(c.req.raw.headers)
-      ? publishBinary(broker, c.req.raw.headers, body, mediaType, options)
-      : publishStructured(broker, body, mediaType, options);
+    const headers = c.req.raw.headers;
+    const result = isBinaryMode(headers)
+      ? publishBinary(broker, headers, await readBody(c, maxBodyBytes), mediaType, options)
+      : publishStructured(broker, await readText(c, maxBodyBytes), mediaType, options);
     return c.json(result, 202);
   });
 }
 
-function publishStructured(broker: Broker, body: Uint8Array, mediaType: string, options: PublishOptions) {
-  const text = new TextDecoder().decode(body);
+function publishStructured(broker: Broker, text: string, mediaType: string, options: PublishOptions) {
   if (mediaType === "application/cloudevents+json") return broker.send(parseJson(text), options);
   if (mediaType === "application/cloudevents-batch+json") return broker.sendBatch(asBatch(parseJson(text)), options);
   if (mediaType !== "application/json" && !isJsonLike(mediaType)) throw unsupportedMediaType(mediaType, READABLE);

@@ -2,8 +2,8 @@
  * `GET /metrics` in the Prometheus text format. Counters are read from the broker's
  * lifetime stats at scrape time; the hot path only bumps plain numbers.
  */
-import { Hono, type MiddlewareHandler } from "hono";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Hono } from "hono";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { Broker, RequiredSubscription } from "../src/broker/mod.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -13,7 +13,6 @@ const MAX_LABELLED_SUBSCRIPTIONS = 50;
 export class BrokerMetrics {
   readonly registry = new Registry();
   readonly #refused: Counter<"reason">;
-  readonly #publishSeconds: Histogram;
 
   constructor(private readonly broker: Broker) {
     collectDefaultMetrics({ register: this.registry });
@@ -39,21 +38,11 @@ export class BrokerMetrics {
     this.#perSubscription("broker_subscription_backlog", "Unacknowledged events of a required subscription.", (sub) => sub.backlog);
     this.#perSubscription("broker_subscription_lag", "Seqs between the last accepted event and a subscription's ack point.", (sub) => broker.lastSeq - sub.ackedSeq);
     this.#refused = new Counter({ name: "broker_publish_refused_total", help: "Publish requests refused, by reason.", labelNames: ["reason"], registers });
-    this.#publishSeconds = new Histogram({
-      name: "broker_publish_duration_seconds", help: "Time to answer a publish request.", registers,
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    });
   }
 
-  /** Times publish requests and counts refusals by their problem code. */
-  publishObserver(): MiddlewareHandler<AppEnv> {
-    return async (c, next) => {
-      if (c.req.method !== "POST") return next();
-      const started = performance.now();
-      await next();
-      this.#publishSeconds.observe((performance.now() - started) / 1_000);
-      if (c.res.status >= 400) this.#refused.inc({ reason: (c.error as { code?: string } | undefined)?.code ?? `status-${c.res.status}` });
-    };
+  /** Counts a refused publish request by its problem code. */
+  countRefusal(status: number, error: unknown): void {
+    this.#refused.inc({ reason: (error as { code?: string }).code ?? `status-${status}` });
   }
 
   routes() {

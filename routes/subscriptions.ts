@@ -14,6 +14,7 @@ const MAX_CREATE = 100;
 export interface SubscriptionRouteOptions {
   readonly maxWaitMs: number;
   readonly defaultWaitMs: number;
+  readonly maxBodyBytes: number;
 }
 
 export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOptions) {
@@ -24,7 +25,7 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {
-      const body = await readJsonBody(c);
+      const body = await readJsonBody(c, options.maxBodyBytes);
       const caller = callerOf(c);
       const owner = { owner: caller?.sub };
       if (Array.isArray(body)) {
@@ -46,7 +47,7 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .get("/:id", (c) => c.json(subscriptionView(visible(c))))
     .patch("/:id", async (c) => {
-      const { paused } = parseOrThrow(patchRequestSchema, await readJsonBody(c));
+      const { paused } = parseOrThrow(patchRequestSchema, await readJsonBody(c, options.maxBodyBytes));
       return c.json(subscriptionView(broker.setPaused(visible(c).id, paused)));
     })
     .delete("/:id", (c) => {
@@ -55,17 +56,17 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .post("/:id/ack", async (c) => {
       const id = visible(c).id;
-      const sub = broker.ack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c)).seq);
+      const sub = broker.ack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c, options.maxBodyBytes)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/nack", async (c) => {
       const id = visible(c).id;
-      const sub = broker.nack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c)).seq);
+      const sub = broker.nack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c, options.maxBodyBytes)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/extend", async (c) => {
       const id = visible(c).id;
-      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendRequestSchema, await readJsonBody(c)).ms);
+      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendRequestSchema, await readJsonBody(c, options.maxBodyBytes)).ms);
       return c.json({ leaseExpiresAt: new Date(leaseExpiresAt).toISOString() });
     })
     .get("/:id/parked", (c) => {
@@ -75,7 +76,7 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .post("/:id/pull", async (c) => {
       const id = visible(c).id;
-      const request = parseOrThrow(pullSchema, await readJsonBody(c));
+      const request = parseOrThrow(pullSchema, await readJsonBody(c, options.maxBodyBytes));
       c.env?.holdOpen?.(c.req.raw);
       return json(c, pullBody(await broker.pull(id, { ...request, signal: c.req.raw.signal })));
     });

@@ -3,7 +3,6 @@ import { Hono } from "hono";
 import { Broker, type Clock, systemClock } from "./broker/mod.ts";
 import type { Settings } from "./config.ts";
 import { accessControl } from "../routes/auth.ts";
-import { limitBodySize } from "../routes/body.ts";
 import { corsFor } from "../routes/cors.ts";
 import type { AppEnv } from "../routes/env.ts";
 import { dashboardRoutes } from "../routes/dashboard.ts";
@@ -31,17 +30,19 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
   if (settings.jwtSecret) app.use(accessControl(settings.jwtSecret));
   const metrics = new BrokerMetrics(broker);
   app
-    .use("/events", metrics.publishObserver())
-    .use(limitBodySize(settings.maxBodyBytes))
     .route("/events/stream", streamRoutes(broker, hub, settings))
-    .route("/events", eventRoutes(broker))
+    .route("/events", eventRoutes(broker, settings.maxBodyBytes))
     .route("/metrics", metrics.routes())
     .route("/openapi.json", openApiRoutes(settings))
     .route("/", dashboardRoutes())
     .route("/subscriptions", subscriptionRoutes(broker, settings))
     .route("/healthz", healthRoutes(broker, Boolean(settings.jwtSecret)));
   app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${new URL(c.req.url).pathname}`));
-  app.onError(errorToResponse);
+  app.onError((error, c) => {
+    const response = errorToResponse(error, c);
+    if (c.req.method === "POST" && c.req.path === "/events") metrics.countRefusal(response.status, error);
+    return response;
+  });
   return {
     app,
     broker,

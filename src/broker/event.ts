@@ -6,13 +6,15 @@ import { z } from "zod";
 import { type FieldIssue, ValidationError } from "./errors.ts";
 import { EVENT_TYPE, EVENT_TYPE_RULE } from "./type-pattern.ts";
 
-/** An accepted event: its routing fields and its encoded CloudEvent. */
+/**
+ * An accepted event: what delivery reads (seq, type) and its encoded CloudEvent, nothing
+ * more, because the log retains thousands of them and each field is one more cell for
+ * the garbage collector to visit.
+ */
 export interface AcceptedEvent {
   /** Broker-wide position: starts at 1, strictly increasing, never reused. */
   readonly seq: number;
   readonly type: string;
-  readonly source: string;
-  readonly id: string;
   /** The CloudEvent with `seq`, as UTF-8 JSON bytes. */
   readonly json: Uint8Array;
 }
@@ -128,8 +130,6 @@ export function acceptEvent(prepared: PreparedEvent, seq: number): AcceptedEvent
   return {
     seq,
     type: prepared.type,
-    source: prepared.source,
-    id: prepared.id,
     json: utf8.encode(prepared.head + seq + prepared.tail),
   };
 }

@@ -99,6 +99,50 @@ test("POST /events answers 413 for a body over maxBodyBytes and a batch over max
   await app.close();
 });
 
+/** A request body streamed in chunks, without a declared length; counts the chunks read. */
+function streamedBody(chunks: Iterable<string>) {
+  const source = chunks[Symbol.iterator]();
+  const read = { chunks: 0, cancelled: false };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = source.next();
+      if (next.done) return controller.close();
+      read.chunks++;
+      controller.enqueue(new TextEncoder().encode(next.value));
+    },
+    cancel() {
+      read.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, read };
+}
+
+const postStream = (app: ReturnType<typeof testApp>, stream: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+  app.request("/events", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: stream, duplex: "half" } as RequestInit);
+
+test("POST /events reads a streamed body in chunks, and stops reading one at the first chunk over maxBodyBytes", async () => {
+  const app = testApp({ maxBodyBytes: 1_000 });
+  const whole = streamedBody(['[{"type":"a","data":"', "x".repeat(500), '"},{"type":"b"}]']);
+  assert.equal((await accepted(await postStream(app, whole.stream))).accepted, 2);
+  const endless = streamedBody((function* () {
+    while (true) yield "x".repeat(400);
+  })());
+  await problemOf(await postStream(app, endless.stream), 413);
+  assert.ok(endless.read.chunks <= 4, `read ${endless.read.chunks} chunks`);
+  assert.ok(endless.read.cancelled);
+  assert.equal(app.broker.lastSeq, 2);
+  await app.close();
+});
+
+test("POST /events refuses a body whose declared length is over maxBodyBytes without reading it", async () => {
+  const app = testApp({ maxBodyBytes: 1_000 });
+  const body = streamedBody(['{"type":"a"}']);
+  await problemOf(await postStream(app, body.stream, { "content-length": "1001" }), 413);
+  assert.equal(body.read.chunks, 0);
+  assert.equal(app.broker.lastSeq, 0);
+  await app.close();
+});
+
 test("POST /events answers 503 with Retry-After naming the full subscription, and accepts nothing", async () => {
   const app = testApp();
   const sub = app.broker.subscribe({ kind: "required", maxBacklog: 1 });
