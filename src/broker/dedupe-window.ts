@@ -51,8 +51,9 @@ export class DedupeWindow {
 
   /** The key of a (source, id) pair: length-prefixed, so no two pairs collide. */
   static keyOf(source: string, id: string): DedupeKey {
-    const text = `${source.length}:${source}${id}`;
-    return { text, hash: hashOf(text) };
+    // Hashed part by part: hashing `text` would first copy the two parts into one string.
+    const hash = finalMix(fnv1a(fnv1a(HASH_SEED ^ source.length, source), id));
+    return { text: `${source.length}:${source}${id}`, hash };
   }
 
   /** The seq already given to the pair with this key within the window, if any. */
@@ -135,10 +136,14 @@ export class DedupeWindow {
   }
 }
 
-/** FNV-1a from a random basis, then a final mix so that the low bits used as the table index depend on every character. */
-function hashOf(text: string): number {
-  let hash = HASH_SEED;
+/** FNV-1a, continued from `hash` (a random basis to begin with) over `text`. */
+function fnv1a(hash: number, text: string): number {
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash;
+}
+
+/** So that the low bits used as the table index depend on every character. */
+function finalMix(hash: number): number {
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
   return hash ^ (hash >>> 13);
 }
