@@ -148,7 +148,7 @@ function rowsOf(runtime, r) {
     consume: () => [["3. acked consumption, 200k events (events/s)", fmt(r.consume.broker), `Redis Streams ${fmt(r.consume.baseline)}`, `${fmt(r.consume.ratio, 2)}×`, "≥ 2×"]],
     idle: () => [["4. idle SSE streams (KiB RSS each)", `${fmt(r.idle.kibPer1k, 1)} @1k, ${fmt(r.idle.kibPer10k, 1)} @10k`, "bare streamSSE ≈ 11", "", "≤ 16 @10k"]],
     fanout: () => [
-      ["5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms`, "", "", "0 drops, p99 ≤ 100 ms"],
+      ["5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms; busy: server ${fmt(r.fanout.serverCpuShare * 100)}% (${fmt(r.fanout.serverKernelShare * 100)}% in the kernel), client ${fmt(r.fanout.clientCpuShare * 100)}% of a core`, "", "", "0 drops, p99 ≤ 100 ms"],
       ["5b. fan-out saturation (deliveries/s)", fmt(r.fanout.saturatedDeliveriesPerSecond), `bare writeSSE ${fmt(r.fanout.baselineSaturated)}`, `${fmt(r.fanout.ratio, 2)}×`, "≥ 5×"],
     ],
     core: () => [
