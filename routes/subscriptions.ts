@@ -21,11 +21,12 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
   const pullSchema = pullRequestSchema(options.maxWaitMs, options.defaultWaitMs);
   /** The subscription named in the path, if this caller may see it. */
   const visible = (c: Context<AppEnv>): Subscription => assertVisible(callerOf(c), broker.get(c.req.param("id")!));
+  const bodyOf = (c: Context<AppEnv>) => readJsonBody(c, options.maxBodyBytes);
   const json = (c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>) => c.body(body, 200, { "Content-Type": "application/json" });
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {
-      const body = await readJsonBody(c, options.maxBodyBytes);
+      const body = await bodyOf(c);
       const caller = callerOf(c);
       const owner = { owner: caller?.sub };
       if (Array.isArray(body)) {
@@ -47,7 +48,7 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .get("/:id", (c) => c.json(subscriptionView(visible(c))))
     .patch("/:id", async (c) => {
-      const { paused } = parseOrThrow(patchRequestSchema, await readJsonBody(c, options.maxBodyBytes));
+      const { paused } = parseOrThrow(patchRequestSchema, await bodyOf(c));
       return c.json(subscriptionView(broker.setPaused(visible(c).id, paused)));
     })
     .delete("/:id", (c) => {
@@ -56,17 +57,17 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .post("/:id/ack", async (c) => {
       const id = visible(c).id;
-      const sub = broker.ack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c, options.maxBodyBytes)).seq);
+      const sub = broker.ack(id, parseOrThrow(seqRequestSchema, await bodyOf(c)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/nack", async (c) => {
       const id = visible(c).id;
-      const sub = broker.nack(id, parseOrThrow(seqRequestSchema, await readJsonBody(c, options.maxBodyBytes)).seq);
+      const sub = broker.nack(id, parseOrThrow(seqRequestSchema, await bodyOf(c)).seq);
       return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
     })
     .post("/:id/extend", async (c) => {
       const id = visible(c).id;
-      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendRequestSchema, await readJsonBody(c, options.maxBodyBytes)).ms);
+      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendRequestSchema, await bodyOf(c)).ms);
       return c.json({ leaseExpiresAt: new Date(leaseExpiresAt).toISOString() });
     })
     .get("/:id/parked", (c) => {
@@ -76,7 +77,7 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     })
     .post("/:id/pull", async (c) => {
       const id = visible(c).id;
-      const request = parseOrThrow(pullSchema, await readJsonBody(c, options.maxBodyBytes));
+      const request = parseOrThrow(pullSchema, await bodyOf(c));
       c.env?.holdOpen?.(c.req.raw);
       return json(c, pullBody(await broker.pull(id, { ...request, signal: c.req.raw.signal })));
     });

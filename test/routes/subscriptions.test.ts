@@ -252,3 +252,12 @@ test("a pull body splices each stored event with its delivery count, across deli
   ] });
   assert.deepEqual(JSON.parse(new TextDecoder().decode(pullBody([]))), { events: [] });
 });
+
+test("POST /subscriptions and the other management bodies answer 413 over maxBodyBytes, and change nothing", async () => {
+  const app = testApp({ maxBodyBytes: 100 });
+  await problemOf(await app.post("/subscriptions", { name: "n".repeat(200) }), 413);
+  assert.equal(app.broker.list().length, 0);
+  const { id } = await (await app.post("/subscriptions", { name: "small" })).json();
+  await problemOf(await app.post(`/subscriptions/${id}/ack`, { seq: 0, padding: "p".repeat(200) }), 413);
+  await app.close();
+});
