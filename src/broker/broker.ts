@@ -31,7 +31,7 @@ import {
   TooManySubscriptionsError,
   ValidationError,
 } from "./errors.ts";
-import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
+import { type DedupeKey, DedupeWindow, pairText } from "./dedupe-window.ts";
 import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { type EventLog, RingHistory } from "./history.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
@@ -226,14 +226,14 @@ export class Broker {
     const inRequest = prepared.length > 1 ? new Map<string, number>() : undefined;
     for (const event of prepared) {
       const key = event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined;
-      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? inRequest?.get(key.text));
+      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? inRequest?.get(pairText(key)));
       if (seq !== undefined) {
         duplicateSeqs.push(seq);
         continue;
       }
       fresh.push(event);
       keys.push(key);
-      if (key !== undefined) inRequest?.set(key.text, this.#lastSeq + fresh.length);
+      if (key !== undefined) inRequest?.set(pairText(key), this.#lastSeq + fresh.length);
     }
     return { fresh, keys, duplicateSeqs };
   }

@@ -1,7 +1,13 @@
-/** A producer pair as the window knows it: its text and that text's hash, computed once. */
+/** A producer pair as the window knows it, with its hash computed once. */
 export interface DedupeKey {
-  readonly text: string;
+  readonly source: string;
+  readonly id: string;
   readonly hash: number;
+}
+
+/** The pair as one string, length-prefixed so that no two pairs share it. */
+export function pairText({ source, id }: DedupeKey): string {
+  return `${source.length}:${source}${id}`;
 }
 
 /** Per process, so producers cannot choose ids that all land in one probe run. */
@@ -14,10 +20,10 @@ const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
  *
  * Why not a Map: a full window is 100,000 pairs, and as 100,000 key strings plus a Map's
  * entries the garbage collector revisits them all the time; under publish load that cost
- * the broker more than the rest of the publish path. So the window is a few typed arrays
- * and a few hundred strings:
+ * the broker more than the rest of the publish path. So the window holds no JavaScript
+ * object per pair, only typed arrays:
  * - a ring of entries (seq, time, hash) in acceptance order, which is also expiry order;
- * - their keys packed into one string per block of ring slots (see KeyBlock);
+ * - their keys as UTF-16 code units, per block of ring slots (see KeyBlock);
  * - an open-addressing table from key hash to ring slot, with linear probing.
  */
 export class DedupeWindow {
@@ -49,11 +55,8 @@ export class DedupeWindow {
     return this.#size;
   }
 
-  /** The key of a (source, id) pair: length-prefixed, so no two pairs collide. */
   static keyOf(source: string, id: string): DedupeKey {
-    // Hashed part by part: hashing `text` would first copy the two parts into one string.
-    const hash = finalMix(fnv1a(fnv1a(HASH_SEED ^ source.length, source), id));
-    return { text: `${source.length}:${source}${id}`, hash };
+    return { source, id, hash: finalMix(fnv1a(fnv1a(HASH_SEED ^ source.length, source), id)) };
   }
 
   /** The seq already given to the pair with this key within the window, if any. */
@@ -75,7 +78,7 @@ export class DedupeWindow {
     this.#seqs[slot] = seq;
     this.#acceptedAt[slot] = now;
     this.#hashes[slot] = key.hash;
-    this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].write(slot % KEY_BLOCK_SLOTS, key.text);
+    this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].write(slot % KEY_BLOCK_SLOTS, key);
     this.#insert(slot);
   }
 
@@ -93,11 +96,12 @@ export class DedupeWindow {
   }
 
   /** The table cell holding this key, or -1. */
-  #find({ text, hash }: DedupeKey): number {
+  #find(key: DedupeKey): number {
+    const hash = key.hash;
     const mask = this.#table.length - 1;
     for (let cell = hash & mask; this.#table[cell] !== 0; cell = (cell + 1) & mask) {
       const slot = this.#table[cell] - 1;
-      if (this.#hashes[slot] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, text)) return cell;
+      if (this.#hashes[slot] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, key)) return cell;
     }
     return -1;
   }
@@ -151,34 +155,57 @@ function finalMix(hash: number): number {
 const KEY_BLOCK_SLOTS = 1_024;
 
 /**
- * The keys of one block of consecutive ring slots. Slots are written in order; a block
- * collects its keys in an array, then packs them into one string once every slot is
- * written. The keys of the previous round stay in that string until their slots are
- * written again, which the ring does only after forgetting them.
+ * The keys of one block of consecutive ring slots, as the code units of source then id.
+ * Slots are written in order into this round's buffer; the previous round's buffer keeps
+ * the keys of slots not yet written again (the ring writes a slot only after forgetting
+ * it). When the round completes the buffers swap, so a block allocates only to grow.
  */
 class KeyBlock {
-  #filling: string[] = [];
-  #packed = "";
+  #current = new Uint16Array(0);
+  #previous = new Uint16Array(0);
+  /** Slots written in this round: lower ones are in `#current`, the others in `#previous`. */
+  #written = 0;
   readonly #starts: Int32Array;
   readonly #lengths: Int32Array;
+  readonly #sourceLengths: Int32Array;
 
   constructor(readonly slots: number) {
     this.#starts = new Int32Array(slots);
     this.#lengths = new Int32Array(slots);
+    this.#sourceLengths = new Int32Array(slots);
   }
 
-  write(index: number, key: string): void {
-    this.#starts[index] = index === 0 ? 0 : this.#starts[index - 1] + this.#lengths[index - 1];
-    this.#lengths[index] = key.length;
-    this.#filling.push(key);
-    if (this.#filling.length === this.slots) {
-      this.#packed = this.#filling.join("");
-      this.#filling = [];
+  write(index: number, { source, id }: DedupeKey): void {
+    const start = index === 0 ? 0 : this.#starts[index - 1] + this.#lengths[index - 1];
+    this.#starts[index] = start;
+    this.#lengths[index] = source.length + id.length;
+    this.#sourceLengths[index] = source.length;
+    const units = this.#room(start + source.length + id.length);
+    for (let i = 0; i < source.length; i++) units[start + i] = source.charCodeAt(i);
+    for (let i = 0, at = start + source.length; i < id.length; i++) units[at + i] = id.charCodeAt(i);
+    this.#written = index + 1;
+    if (this.#written === this.slots) {
+      [this.#previous, this.#current] = [this.#current, this.#previous];
+      this.#written = 0;
     }
   }
 
-  holds(index: number, key: string): boolean {
-    if (index < this.#filling.length) return this.#filling[index] === key;
-    return this.#lengths[index] === key.length && this.#packed.startsWith(key, this.#starts[index]);
+  holds(index: number, { source, id }: DedupeKey): boolean {
+    if (this.#sourceLengths[index] !== source.length || this.#lengths[index] !== source.length + id.length) return false;
+    const units = index < this.#written ? this.#current : this.#previous;
+    const start = this.#starts[index];
+    for (let i = 0; i < source.length; i++) if (units[start + i] !== source.charCodeAt(i)) return false;
+    for (let i = 0, at = start + source.length; i < id.length; i++) if (units[at + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** This round's buffer, grown (by doubling, keeping what is written) to hold `units` code units. */
+  #room(units: number): Uint16Array {
+    if (units > this.#current.length) {
+      const grown = new Uint16Array(Math.max(units, 2 * this.#current.length, 1_024));
+      grown.set(this.#current);
+      this.#current = grown;
+    }
+    return this.#current;
   }
 }

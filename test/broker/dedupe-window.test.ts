@@ -21,22 +21,27 @@ class ModelWindow {
   }
 }
 
+// A pair is a short text split into source and id at `split`, so pairs with the same
+// characters but another split are different pairs.
 const operation = fc.record({
-  key: fc.oneof(fc.integer({ min: 0, max: 60 }).map(String), fc.string({ maxLength: 8 })),
+  text: fc.oneof(fc.integer({ min: 0, max: 60 }).map(String), fc.string({ maxLength: 8 })),
+  split: fc.integer({ min: 0, max: 2 }),
   remember: fc.boolean(),
   elapsed: fc.integer({ min: 0, max: 40 }),
 });
 
-function agreesWithModel(maxEntries: number, operations: { key: string; remember: boolean; elapsed: number }[]): void {
+function agreesWithModel(maxEntries: number, operations: { text: string; split: number; remember: boolean; elapsed: number }[]): void {
   const window = new DedupeWindow(WINDOW_MS, maxEntries);
   const model = new ModelWindow(maxEntries);
   let now = 0;
-  operations.forEach(({ key, remember, elapsed }, seq) => {
+  operations.forEach(({ text, split, remember, elapsed }, seq) => {
     now += elapsed;
-    assert.equal(window.seqOf(DedupeWindow.keyOf("/s", key), now), model.seqOf(key, now), `seqOf(${JSON.stringify(key)}) at step ${seq}`);
+    const [source, id] = [`/${text.slice(0, split)}`, text.slice(split)];
+    const pair = JSON.stringify([source, id]);
+    assert.equal(window.seqOf(DedupeWindow.keyOf(source, id), now), model.seqOf(pair, now), `seqOf(${pair}) at step ${seq}`);
     if (remember) {
-      window.remember(DedupeWindow.keyOf("/s", key), seq, now);
-      model.remember(key, seq, now);
+      window.remember(DedupeWindow.keyOf(source, id), seq, now);
+      model.remember(pair, seq, now);
     }
   });
 }
