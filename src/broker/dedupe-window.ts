@@ -55,6 +55,7 @@ export class DedupeWindow {
     return this.#size;
   }
 
+  /** The key of a (source, id) pair; the hash runs over each part, never over a joined copy. */
   static keyOf(source: string, id: string): DedupeKey {
     return { source, id, hash: finalMix(fnv1a(fnv1a(HASH_SEED ^ source.length, source), id)) };
   }
@@ -181,8 +182,8 @@ class KeyBlock {
     this.#lengths[index] = source.length + id.length;
     this.#sourceLengths[index] = source.length;
     const units = this.#room(start + source.length + id.length);
-    for (let i = 0; i < source.length; i++) units[start + i] = source.charCodeAt(i);
-    for (let i = 0, at = start + source.length; i < id.length; i++) units[at + i] = id.charCodeAt(i);
+    copyUnits(source, units, start);
+    copyUnits(id, units, start + source.length);
     this.#written = index + 1;
     if (this.#written === this.slots) {
       [this.#previous, this.#current] = [this.#current, this.#previous];
@@ -194,9 +195,7 @@ class KeyBlock {
     if (this.#sourceLengths[index] !== source.length || this.#lengths[index] !== source.length + id.length) return false;
     const units = index < this.#written ? this.#current : this.#previous;
     const start = this.#starts[index];
-    for (let i = 0; i < source.length; i++) if (units[start + i] !== source.charCodeAt(i)) return false;
-    for (let i = 0, at = start + source.length; i < id.length; i++) if (units[at + i] !== id.charCodeAt(i)) return false;
-    return true;
+    return unitsEqual(source, units, start) && unitsEqual(id, units, start + source.length);
   }
 
   /** This round's buffer, grown (by doubling, keeping what is written) to hold `units` code units. */
@@ -208,4 +207,13 @@ class KeyBlock {
     }
     return this.#current;
   }
+}
+
+function copyUnits(text: string, units: Uint16Array, at: number): void {
+  for (let i = 0; i < text.length; i++) units[at + i] = text.charCodeAt(i);
+}
+
+function unitsEqual(text: string, units: Uint16Array, at: number): boolean {
+  for (let i = 0; i < text.length; i++) if (units[at + i] !== text.charCodeAt(i)) return false;
+  return true;
 }
