@@ -1,7 +1,7 @@
 /**
- * Server-Sent Events framing and the connection that drains one stream subscription.
- * Each drain writes everything the subscription has ready as one chunk, reusing every
- * event's JSON bytes as they were encoded at acceptance.
+ * Server-Sent Events framing, the connection that drains one stream subscription, and the
+ * hub that decides when connections write. Each write holds everything the subscription
+ * has ready, reusing every event's JSON bytes as they were encoded at acceptance.
  */
 import { type AcceptedEvent, isNotice, type StreamItem, type StreamNotice, type StreamSubscription } from "../src/broker/mod.ts";
 
@@ -78,48 +78,53 @@ export interface SseOptions {
   readonly onEnd: () => void;
 }
 
-/** One open event stream: waits for its subscription, writes what it has, ends after the closing notice. */
+/**
+ * One open event stream. It writes only when the runtime has taken its last chunk, so a
+ * slow reader leaves events in the subscription's bounded buffer, and it ends after the
+ * closing notice. When to write is the hub's call: see `SseHub`.
+ */
 export class SseConnection {
-  #wake: (() => void) | null = null;
+  #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** The runtime asked for a chunk that has not been written yet. */
+  #wanted = false;
   #pingDue = false;
   #ended = false;
 
-  constructor(readonly subscription: StreamSubscription, private readonly options: SseOptions) {
-    subscription.onReadable = () => this.#wakeUp();
+  constructor(readonly subscription: StreamSubscription, private readonly options: SseOptions, private readonly writeSoon: () => void) {
+    subscription.onReadable = writeSoon;
   }
 
   /** Asks for a `: ping` comment with the next write, so idle proxies keep the stream. */
   ping(): void {
     this.#pingDue = true;
-    this.#wakeUp();
+    this.writeSoon();
   }
 
-  /** The response body. Nothing is buffered here: a slow reader leaves events in the subscription's bounded buffer. */
+  /** The response body. */
   body(): ReadableStream<Uint8Array> {
     const preamble = `retry: ${this.options.retryMs}\n\n` + namedMessage("broker.subscribed", { id: this.subscription.id });
     return new ReadableStream<Uint8Array>({
-      start: (controller) => controller.enqueue(utf8.encode(preamble)),
-      pull: (controller) => this.#writeNext(controller),
+      start: (controller) => {
+        this.#controller = controller;
+        controller.enqueue(utf8.encode(preamble));
+      },
+      pull: () => {
+        this.#wanted = true;
+        this.write();
+      },
       cancel: () => this.end(),
     }, { highWaterMark: 0 });
   }
 
-  /** Idempotent: the client left, the stream finished, or the runtime signalled late. */
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#wakeUp();
-    this.options.onEnd();
-  }
-
-  async #writeNext(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    let items = this.subscription.read();
-    while (items.length === 0 && !this.#pingDue && !this.#ended) {
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-      items = this.subscription.read();
-    }
+  /** Writes everything the subscription has ready as one chunk, if the runtime wants one. */
+  write(): void {
+    const controller = this.#controller;
+    if (!this.#wanted || controller === null) return;
     if (this.#ended && !this.subscription.finished) return;
+    const items = this.subscription.read();
+    if (items.length === 0 && !this.#pingDue) return;
     const chunk = encodeItems(items, this.options.named, this.#pingDue);
+    this.#wanted = false;
     this.#pingDue = false;
     try {
       controller.enqueue(chunk);
@@ -132,16 +137,24 @@ export class SseConnection {
     }
   }
 
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+  /** Idempotent: the client left, the stream finished, or the runtime signalled late. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.options.onEnd();
   }
 }
 
-/** Every open connection, for one heartbeat timer and for shutdown. */
+/**
+ * Every open connection. Connections with something to write are written once per turn of
+ * the event loop, after the requests that turn brought: when publishes arrive faster than
+ * a thousand streams can be written, each stream gets one write holding all of them
+ * instead of one write per event, so a backlog drains in one pass instead of growing.
+ */
 export class SseHub {
   readonly #connections = new Set<SseConnection>();
+  #due = new Set<SseConnection>();
+  #writeScheduled = false;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #drained: (() => void) | null = null;
 
@@ -149,13 +162,32 @@ export class SseHub {
     this.#heartbeat = setInterval(() => this.#connections.forEach((connection) => connection.ping()), heartbeatMs);
   }
 
-  add(connection: SseConnection): void {
+  /** A connection for `subscription`, held until it ends. */
+  open(subscription: StreamSubscription, options: SseOptions): SseConnection {
+    const connection: SseConnection = new SseConnection(subscription, {
+      ...options,
+      onEnd: () => {
+        this.#connections.delete(connection);
+        options.onEnd();
+        if (this.#connections.size === 0) this.#drained?.();
+      },
+    }, () => this.#writeSoon(connection));
     this.#connections.add(connection);
+    return connection;
   }
 
-  delete(connection: SseConnection): void {
-    this.#connections.delete(connection);
-    if (this.#connections.size === 0) this.#drained?.();
+  #writeSoon(connection: SseConnection): void {
+    this.#due.add(connection);
+    if (this.#writeScheduled) return;
+    this.#writeScheduled = true;
+    setImmediate(() => this.#writeDue());
+  }
+
+  #writeDue(): void {
+    const due = this.#due;
+    this.#due = new Set();
+    this.#writeScheduled = false;
+    for (const connection of due) connection.write();
   }
 
   /** Resolves once every connection has ended, or after `timeoutMs`. */

@@ -4,7 +4,7 @@ import { type Broker, parseOrThrow, typePatternsSchema } from "../src/broker/mod
 import { allowedTypes, callerOf } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { streamQuerySchema } from "./schemas.ts";
-import { SSE_HEADERS, SseConnection, type SseHub } from "./sse.ts";
+import { SSE_HEADERS, type SseHub } from "./sse.ts";
 
 export interface StreamRouteOptions {
   readonly retryMs: number;
@@ -19,16 +19,14 @@ export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOp
     const types = allowedTypes(caller, parseOrThrow(typePatternsSchema, parseTypes(query.types), "/types"));
     const subscription = broker.subscribe({ kind: "stream", types, since: since === undefined ? undefined : Number(since) }, { owner: caller?.sub });
     const expiry = endAtExpiry(broker, subscription.id, caller?.expiresAt);
-    const connection = new SseConnection(subscription, {
+    const connection = hub.open(subscription, {
       retryMs: options.retryMs,
       named: query.named === "1" || query.named === "true",
       onEnd: () => {
         clearTimeout(expiry);
         broker.unsubscribe(subscription.id, "client-gone");
-        hub.delete(connection);
       },
     });
-    hub.add(connection);
     c.req.raw.signal.addEventListener("abort", () => connection.end(), { once: true });
     c.env?.holdOpen?.(c.req.raw);
     return new Response(connection.body(), { headers: SSE_HEADERS });
