@@ -31,7 +31,7 @@ import {
   TooManySubscriptionsError,
   ValidationError,
 } from "./errors.ts";
-import { type DedupeKey, DedupeWindow, pairText } from "./dedupe-window.ts";
+import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
 import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { type EventLog, RingHistory } from "./history.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
@@ -197,14 +197,15 @@ export class Broker {
 
   #publish(inputs: readonly unknown[], pathOf: (index: number) => string, { allowTypes }: PublishOptions): PublishResult {
     if (this.#closed) throw new BrokerClosedError();
-    const prepared = this.#prepare(inputs, pathOf);
+    const now = this.#clock.now(); // one reading per publish: the clock is not free
+    const prepared = this.#prepare(inputs, pathOf, now);
     if (allowTypes) checkAllowed(prepared, allowTypes, pathOf);
-    const { fresh, keys, duplicateSeqs } = this.#withoutDuplicates(prepared);
+    const { fresh, keys, duplicateSeqs } = this.#withoutDuplicates(prepared, now);
     this.#checkBacklogs(fresh);
     const first = this.#lastSeq + 1;
     const events = fresh.map((event, index) => acceptEvent(event, first + index));
     this.#lastSeq += events.length;
-    this.#remember(keys, first);
+    this.#remember(keys, first, now);
     this.#log.append(events);
     this.#deliverToRequired(events);
     this.#offerToStreams(events);
@@ -218,36 +219,42 @@ export class Broker {
    * Splits off events whose producer pair was seen in the window or earlier in this
    * request; `keys` holds each fresh event's dedupe key (undefined without a producer id).
    */
-  #withoutDuplicates(prepared: readonly PreparedEvent[]): { fresh: PreparedEvent[]; keys: (DedupeKey | undefined)[]; duplicateSeqs: number[] } {
+  #withoutDuplicates(prepared: readonly PreparedEvent[], now: number): { fresh: PreparedEvent[]; keys: (DedupeKey | undefined)[]; duplicateSeqs: number[] } {
     const fresh: PreparedEvent[] = [];
     const keys: (DedupeKey | undefined)[] = [];
     const duplicateSeqs: number[] = [];
-    const now = this.#clock.now();
-    const inRequest = prepared.length > 1 ? new Map<string, number>() : undefined;
+    // Hashes of this request's keys so far: a pair repeated in it repeats its hash.
+    const requestHashes = prepared.length > 1 ? new Set<number>() : undefined;
     for (const event of prepared) {
       const key = event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined;
-      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? inRequest?.get(pairText(key)));
+      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? this.#seqInRequest(key, keys, requestHashes));
       if (seq !== undefined) {
         duplicateSeqs.push(seq);
         continue;
       }
       fresh.push(event);
       keys.push(key);
-      if (key !== undefined) inRequest?.set(pairText(key), this.#lastSeq + fresh.length);
+      if (key !== undefined) requestHashes?.add(key.hash);
     }
     return { fresh, keys, duplicateSeqs };
   }
 
-  #remember(keys: readonly (DedupeKey | undefined)[], first: number): void {
-    const now = this.#clock.now();
+  /** The seq this request is giving an earlier event with the same pair, if any. */
+  #seqInRequest(key: DedupeKey, freshKeys: readonly (DedupeKey | undefined)[], requestHashes: Set<number> | undefined): number | undefined {
+    if (!requestHashes?.has(key.hash)) return undefined;
+    const index = freshKeys.findIndex((other) => other !== undefined && DedupeWindow.samePair(other, key));
+    return index === -1 ? undefined : this.#lastSeq + index + 1;
+  }
+
+  #remember(keys: readonly (DedupeKey | undefined)[], first: number, now: number): void {
     keys.forEach((key, index) => {
       if (key !== undefined) this.#dedupe.remember(key, first + index, now);
     });
   }
 
-  #prepare(inputs: readonly unknown[], pathOf: (index: number) => string): PreparedEvent[] {
+  #prepare(inputs: readonly unknown[], pathOf: (index: number) => string, now: number): PreparedEvent[] {
     const valid = validateEvents(inputs, pathOf);
-    const nowIso = this.#nowIso();
+    const nowIso = this.#isoTimeOf(now);
     return valid.map((input, index) => {
       try {
         return prepareEvent(input, nowIso, this.options.newId);
@@ -259,8 +266,7 @@ export class Broker {
   }
 
   /** The default `time` of events: formatted once per millisecond, not once per publish. */
-  #nowIso(): string {
-    const now = this.#clock.now();
+  #isoTimeOf(now: number): string {
     if (now !== this.#isoTime.ms) this.#isoTime = { ms: now, text: new Date(now).toISOString() };
     return this.#isoTime.text;
   }

@@ -5,11 +5,6 @@ export interface DedupeKey {
   readonly hash: number;
 }
 
-/** The pair as one string, length-prefixed so that no two pairs share it. */
-export function pairText({ source, id }: DedupeKey): string {
-  return `${source.length}:${source}${id}`;
-}
-
 /** Per process, so producers cannot choose ids that all land in one probe run. */
 const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
 
@@ -58,6 +53,10 @@ export class DedupeWindow {
   /** The key of a (source, id) pair; the hash runs over each part, never over a joined copy. */
   static keyOf(source: string, id: string): DedupeKey {
     return { source, id, hash: finalMix(fnv1a(fnv1a(HASH_SEED ^ source.length, source), id)) };
+  }
+
+  static samePair(a: DedupeKey, b: DedupeKey): boolean {
+    return a.hash === b.hash && a.source === b.source && a.id === b.id;
   }
 
   /** The seq already given to the pair with this key within the window, if any. */

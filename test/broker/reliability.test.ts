@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NeverDeliveredError, ValidationError } from "../../src/broker/mod.ts";
-import { DedupeWindow, pairText } from "../../src/broker/dedupe-window.ts";
+import { DedupeWindow } from "../../src/broker/dedupe-window.ts";
 import { brokerOnFakeClock, seqsOf } from "../support/broker.ts";
 
 test("an event whose (source, id) was accepted within the window is not accepted again", () => {
@@ -57,7 +57,7 @@ test("DedupeWindow holds at most maxEntries pairs, forgetting the oldest", () =>
 });
 
 test("DedupeWindow keys cannot collide across source and id boundaries", () => {
-  assert.notEqual(pairText(DedupeWindow.keyOf("/a", "b/c")), pairText(DedupeWindow.keyOf("/ab", "/c")));
+  assert.ok(!DedupeWindow.samePair(DedupeWindow.keyOf("/a", "b/c"), DedupeWindow.keyOf("/ab", "/c")));
   const window = new DedupeWindow(60_000, 10);
   window.remember(DedupeWindow.keyOf("/a", "b/c"), 1, 0);
   assert.equal(window.seqOf(DedupeWindow.keyOf("/ab", "/c"), 0), undefined);
