@@ -203,7 +203,8 @@ export class Broker {
     const { fresh, keys, duplicateSeqs } = this.#withoutDuplicates(prepared, now);
     this.#checkBacklogs(fresh);
     const first = this.#lastSeq + 1;
-    const events = fresh.map((event, index) => acceptEvent(event, first + index));
+    // Encoding may still refuse an event, so nothing changes before every one has encoded.
+    const events = fresh.map((event, index) => underPath(() => pathOf(prepared.indexOf(event)), () => acceptEvent(event, first + index)));
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
     this.#log.append(events);
@@ -255,14 +256,7 @@ export class Broker {
   #prepare(inputs: readonly unknown[], pathOf: (index: number) => string, now: number): PreparedEvent[] {
     const valid = validateEvents(inputs, pathOf);
     const nowIso = this.#isoTimeOf(now);
-    return valid.map((input, index) => {
-      try {
-        return prepareEvent(input, nowIso, this.options.newId);
-      } catch (error) {
-        if (!(error instanceof ValidationError)) throw error;
-        throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: pathOf(index) + issue.path })));
-      }
-    });
+    return valid.map((input, index) => underPath(() => pathOf(index), () => prepareEvent(input, nowIso, this.options.newId)));
   }
 
   /** The default `time` of events: formatted once per millisecond, not once per publish. */
@@ -533,4 +527,15 @@ export class Broker {
 function checkAllowed(events: readonly PreparedEvent[], allowTypes: readonly string[], pathOf: (index: number) => string): void {
   const index = events.findIndex((event) => !matchesAny(allowTypes, event.type));
   if (index !== -1) throw new ForbiddenTypeError(events[index].type, pathOf(index) + "/type");
+}
+
+/** Runs a step on one input; a ValidationError's paths get the input's path in front. */
+function underPath<T>(inputPath: () => string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const prefix = inputPath();
+    throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: prefix + issue.path })));
+  }
 }

@@ -19,16 +19,15 @@ export interface AcceptedEvent {
   readonly json: Uint8Array;
 }
 
-/** A validated event with its defaults applied, encoded all but its seq. */
+/** A validated event with its defaults applied, waiting for its seq to be encoded. */
 export interface PreparedEvent {
   readonly type: string;
   readonly source: string;
   readonly id: string;
   /** Whether the producer chose `id` (only those are deduplicated). */
   readonly producerId: boolean;
-  /** JSON up to the value of `seq`, and from after it to the end. */
-  readonly head: string;
-  readonly tail: string;
+  /** The CloudEvent's attributes in their encoded order, `seq` included; acceptance sets it. */
+  readonly attributes: Record<string, unknown>;
 }
 
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
@@ -86,9 +85,9 @@ export function validateEvents(inputs: readonly unknown[], pathPrefix: (index: n
 /** Input keys the broker places itself; every other one is an extension attribute, kept as given. */
 const PLACED_KEYS = new Set(["specversion", "id", "source", "type", "time", "datacontenttype", "seq", "deliveries", "data", "data_base64"]);
 
-/** Applies the defaults (generated id, source "/", time now) and encodes all but `seq`. */
+/** Applies the defaults (generated id, source "/", time now); `seq` keeps its place, unset. */
 export function prepareEvent(input: EventInput, nowIso: string, newId: () => string): PreparedEvent {
-  const event: Record<string, unknown> = {
+  const attributes: Record<string, unknown> = {
     specversion: "1.0",
     id: input.id ?? newId(),
     source: input.source ?? "/",
@@ -96,42 +95,32 @@ export function prepareEvent(input: EventInput, nowIso: string, newId: () => str
     time: input.time ?? nowIso,
     datacontenttype: input.datacontenttype ?? (input.data === undefined ? undefined : "application/json"),
   };
-  for (const key in input) if (!PLACED_KEYS.has(key)) event[key] = input[key as keyof EventInput];
-  event.seq = 0;
-  event.data = input.data;
-  event.data_base64 = input.data_base64;
-  const json = encodeOnce(event);
-  // Every value before `seq` is a string, number or boolean, in which `"seq":0` cannot
-  // appear unescaped: its first occurrence is the key itself.
-  const seqAt = json.indexOf('"seq":0');
-  return {
-    type: input.type,
-    source: event.source as string,
-    id: event.id as string,
-    producerId: input.id !== undefined,
-    head: json.slice(0, seqAt + 6),
-    tail: json.slice(seqAt + 7),
-  };
-}
-
-function encodeOnce(event: Record<string, unknown>): string {
-  try {
-    return JSON.stringify(event);
-  } catch {
-    // JSON.parse accepts nesting that JSON.stringify overflows its stack on.
-    throw new ValidationError([{ path: "/data", message: "is nested too deeply to encode" }]);
-  }
+  for (const key in input) if (!PLACED_KEYS.has(key)) attributes[key] = input[key as keyof EventInput];
+  attributes.seq = 0;
+  attributes.data = input.data;
+  attributes.data_base64 = input.data_base64;
+  return { type: input.type, source: attributes.source as string, id: attributes.id as string, producerId: input.id !== undefined, attributes };
 }
 
 const utf8 = new TextEncoder();
 
-/** Completes a prepared event with its seq. */
+/**
+ * Encodes a prepared event with its seq: the one encoding every subscriber shares. Throws
+ * ValidationError when the runtime cannot encode `data`, so the broker accepts only
+ * after every event of a publish has encoded.
+ */
 export function acceptEvent(prepared: PreparedEvent, seq: number): AcceptedEvent {
-  return {
-    seq,
-    type: prepared.type,
-    json: utf8.encode(prepared.head + seq + prepared.tail),
-  };
+  prepared.attributes.seq = seq;
+  return { seq, type: prepared.type, json: utf8.encode(encodeOnce(prepared.attributes)) };
+}
+
+function encodeOnce(attributes: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(attributes);
+  } catch {
+    // JSON.parse accepts nesting that JSON.stringify overflows its stack on.
+    throw new ValidationError([{ path: "/data", message: "is nested too deeply to encode" }]);
+  }
 }
 
 /** A Zod issue path as a JSON Pointer (RFC 6901). */
