@@ -55,6 +55,7 @@ export class DedupeWindow {
     return { source, id, hash: finalMix(fnv1a(fnv1a(HASH_SEED ^ source.length, source), id)) };
   }
 
+  /** Whether two keys name the same (source, id) pair. */
   static samePair(a: DedupeKey, b: DedupeKey): boolean {
     return a.hash === b.hash && a.source === b.source && a.id === b.id;
   }
