@@ -1,5 +1,6 @@
-// The core in-process: events/s to 10 filtered subscribers, and memory per retained event.
-import { Broker } from "../src/broker/mod.ts";
+// The core in-process: events/s to 10 filtered subscribers next to a plain loop doing the
+// obvious minimum, and memory per retained event.
+import { Broker, eventInputSchema } from "../src/broker/mod.ts";
 import { report } from "./clients/common.ts";
 
 const gc = () => (globalThis as { Bun?: { gc(full: boolean): void } }).Bun?.gc(true) ?? (globalThis as { gc?: () => void }).gc?.();
@@ -8,21 +9,47 @@ const heapUsed = () => {
   return process.memoryUsage().heapUsed;
 };
 
-function throughput(): { eventsPerSecond: number; deliveriesPerSecond: number } {
-  const broker = new Broker({ historySize: 10_000, dedupeWindowMs: 0 });
-  const subscribers = Array.from({ length: 10 }, (_, i) => broker.subscribe({ kind: "stream", types: [i % 2 ? "order.*" : "order.filled", "trade.*"] }));
-  const batch = Array.from({ length: 100 }, (_, i) => ({ type: i % 3 ? "order.filled" : "trade.done", source: "/bench", data: { order: "A-1042", qty: 3, px: 101.25 } }));
+const PATTERNS = Array.from({ length: 10 }, (_, i) => [i % 2 ? "order.*" : "order.filled", "trade.*"]);
+const BATCH = Array.from({ length: 100 }, (_, i) => ({ type: i % 3 ? "order.filled" : "trade.done", source: "/bench", data: { order: "A-1042", qty: 3, px: 101.25 } }));
+
+/** Events and deliveries per second of `round` (one batch), run for 2 s. */
+function rate(round: () => number): { eventsPerSecond: number; deliveriesPerSecond: number } {
   let events = 0;
   let deliveries = 0;
   const started = performance.now();
   while (performance.now() - started < 2_000) {
-    broker.sendBatch(batch);
-    events += batch.length;
-    for (const sub of subscribers) deliveries += sub.read().length;
+    deliveries += round();
+    events += BATCH.length;
   }
   const seconds = (performance.now() - started) / 1000;
-  broker.close();
   return { eventsPerSecond: Math.round(events / seconds), deliveriesPerSecond: Math.round(deliveries / seconds) };
+}
+
+function throughput(): { eventsPerSecond: number; deliveriesPerSecond: number } {
+  const broker = new Broker({ historySize: 10_000, dedupeWindowMs: 0 });
+  const subscribers = PATTERNS.map((types) => broker.subscribe({ kind: "stream", types }));
+  const result = rate(() => {
+    broker.sendBatch(BATCH);
+    return subscribers.reduce((sum, sub) => sum + sub.read().length, 0);
+  });
+  broker.close();
+  return result;
+}
+
+/** The baseline: validate each event with the same schema, encode it, push it to every subscriber whose pattern matches. */
+function plainLoop(): number {
+  const utf8 = new TextEncoder();
+  const matches = (pattern: string, type: string) => (pattern.endsWith(".*") ? type.startsWith(pattern.slice(0, -1)) : pattern === type);
+  const inboxes = PATTERNS.map((patterns) => ({ patterns, events: [] as Uint8Array[] }));
+  let seq = 0;
+  return rate(() => {
+    for (const input of BATCH) {
+      const event = eventInputSchema.parse(input);
+      const json = utf8.encode(JSON.stringify({ ...event, seq: ++seq }));
+      for (const inbox of inboxes) if (inbox.patterns.some((pattern) => matches(pattern, event.type))) inbox.events.push(json);
+    }
+    return inboxes.reduce((sum, inbox) => sum + inbox.events.splice(0).length, 0);
+  }).eventsPerSecond;
 }
 
 function memoryPerEvent(): { bytesPerEvent: number; jsonBytes: number; ratio: number } {
@@ -38,4 +65,4 @@ function memoryPerEvent(): { bytesPerEvent: number; jsonBytes: number; ratio: nu
   return { bytesPerEvent, jsonBytes: sample.json.length, ratio: Number((bytesPerEvent / sample.json.length).toFixed(2)) };
 }
 
-report({ ...throughput(), ...memoryPerEvent() });
+report({ ...throughput(), baselineEventsPerSecond: plainLoop(), ...memoryPerEvent() });
