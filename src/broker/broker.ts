@@ -204,7 +204,7 @@ export class Broker {
     this.#checkBacklogs(fresh);
     const first = this.#lastSeq + 1;
     // Encoding may still refuse an event, so nothing changes before every one has encoded.
-    const events = fresh.map((event, index) => underPath(() => pathOf(prepared.indexOf(event)), () => acceptEvent(event, first + index)));
+    const events = encodeAll(fresh, first, (event) => pathOf(prepared.indexOf(event)));
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
     this.#log.append(events);
@@ -256,7 +256,7 @@ export class Broker {
   #prepare(inputs: readonly unknown[], pathOf: (index: number) => string, now: number): PreparedEvent[] {
     const valid = validateEvents(inputs, pathOf);
     const nowIso = this.#isoTimeOf(now);
-    return valid.map((input, index) => underPath(() => pathOf(index), () => prepareEvent(input, nowIso, this.options.newId)));
+    return valid.map((input) => prepareEvent(input, nowIso, this.options.newId));
   }
 
   /** The default `time` of events: formatted once per millisecond, not once per publish. */
@@ -529,13 +529,15 @@ function checkAllowed(events: readonly PreparedEvent[], allowTypes: readonly str
   if (index !== -1) throw new ForbiddenTypeError(events[index].type, pathOf(index) + "/type");
 }
 
-/** Runs a step on one input; a ValidationError's paths get the input's path in front. */
-function underPath<T>(inputPath: () => string, step: () => T): T {
+/** The events with seqs from `first`; a ValidationError names the input of the event that could not be encoded. */
+function encodeAll(events: readonly PreparedEvent[], first: number, inputPath: (event: PreparedEvent) => string): AcceptedEvent[] {
+  const accepted: AcceptedEvent[] = [];
   try {
-    return step();
+    for (const event of events) accepted.push(acceptEvent(event, first + accepted.length));
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
-    const prefix = inputPath();
+    const prefix = inputPath(events[accepted.length]);
     throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: prefix + issue.path })));
   }
+  return accepted;
 }
