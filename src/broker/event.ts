@@ -82,8 +82,28 @@ export function validateEvents(inputs: readonly unknown[], pathPrefix: (index: n
   return valid;
 }
 
-/** Input keys the broker places itself; every other one is an extension attribute, kept as given. */
-const PLACED_KEYS = new Set(["specversion", "id", "source", "type", "time", "datacontenttype", "seq", "deliveries", "data", "data_base64"]);
+/**
+ * Whether the broker places this input key itself; every other one is an extension
+ * attribute, kept as given. A switch rather than a Set: it runs for every key of every
+ * event, and JavaScriptCore answers it several times faster.
+ */
+function isPlacedKey(key: string): boolean {
+  switch (key) {
+    case "specversion":
+    case "id":
+    case "source":
+    case "type":
+    case "time":
+    case "datacontenttype":
+    case "seq":
+    case "deliveries":
+    case "data":
+    case "data_base64":
+      return true;
+    default:
+      return false;
+  }
+}
 
 /** Applies the defaults (generated id, source "/", time now); `seq` keeps its place, unset. */
 export function prepareEvent(input: EventInput, nowIso: string, newId: () => string): PreparedEvent {
@@ -95,7 +115,7 @@ export function prepareEvent(input: EventInput, nowIso: string, newId: () => str
     time: input.time ?? nowIso,
     datacontenttype: input.datacontenttype ?? (input.data === undefined ? undefined : "application/json"),
   };
-  for (const key in input) if (!PLACED_KEYS.has(key)) attributes[key] = input[key as keyof EventInput];
+  for (const key in input) if (!isPlacedKey(key)) attributes[key] = input[key as keyof EventInput];
   attributes.seq = 0;
   attributes.data = input.data;
   attributes.data_base64 = input.data_base64;
