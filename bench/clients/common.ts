@@ -7,6 +7,35 @@ export function report(result: Record<string, unknown>): void {
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
 
+/** Times `total` acknowledged events, starting once the first `warmup` are acknowledged. */
+export class Stopwatch {
+  #acked = 0;
+  #started = performance.now();
+
+  constructor(readonly warmup: number, readonly total: number) {}
+
+  /** Events to publish in all. */
+  get events(): number {
+    return this.warmup + this.total;
+  }
+
+  get done(): boolean {
+    return this.#acked >= this.events;
+  }
+
+  count(acked: number): void {
+    const warm = this.#acked >= this.warmup;
+    this.#acked += acked;
+    if (!warm && this.#acked >= this.warmup) this.#started = performance.now();
+  }
+
+  result(): Record<string, number> {
+    const seconds = (performance.now() - this.#started) / 1000;
+    const timed = this.#acked - this.warmup;
+    return { eventsPerSecond: Math.round(timed / seconds), acked: timed, seconds };
+  }
+}
+
 export function eventsJson(type: string, count: number, idPrefix: string, data: string): string {
   const events: string[] = [];
   for (let i = 0; i < count; i++) {

@@ -1,9 +1,11 @@
-// The same job on Redis Streams: pipelined XADD in batches of 100, XREADGROUP COUNT 1000, XACK.
+// The same job on Redis Streams: pipelined XADD in batches of 100, XREADGROUP COUNT 1000,
+// XACK; timed after the same warm-up as `consume.ts`.
 import Redis from "ioredis";
-import { arg, report } from "./common.ts";
+import { arg, report, Stopwatch } from "./common.ts";
 
 const port = Number(arg(0, "6390"));
 const total = Number(arg(1, "200000"));
+const watch = new Stopwatch(Number(arg(2, "50000")), total);
 const producers = 2;
 const event = '{"specversion":"1.0","id":"x","source":"/bench/producer","type":"bench.job","time":"2026-11-28T15:00:00.000Z","datacontenttype":"application/json","data":{"order":"A-1042","qty":3}}';
 
@@ -12,11 +14,9 @@ const reader = new Redis({ port, host: "127.0.0.1" });
 await writer.del("bench");
 await writer.xgroup("CREATE", "bench", "g", "$", "MKSTREAM");
 let published = 0;
-let acked = 0;
-const started = performance.now();
 
 async function produce(): Promise<void> {
-  while (published < total) {
+  while (published < watch.events) {
     const pipeline = writer.pipeline();
     for (let i = 0; i < 100; i++) pipeline.xadd("bench", "*", "event", event);
     published += 100;
@@ -25,18 +25,17 @@ async function produce(): Promise<void> {
 }
 
 async function consume(): Promise<void> {
-  while (acked < total) {
+  while (!watch.done) {
     const answer = (await reader.xreadgroup("GROUP", "g", "c", "COUNT", 1000, "BLOCK", 1000, "STREAMS", "bench", ">")) as [string, [string, string[]][]][] | null;
     const entries = answer?.[0]?.[1] ?? [];
     if (entries.length === 0) continue;
     for (const [, fields] of entries) JSON.parse(fields[1]);
     await reader.xack("bench", "g", ...entries.map(([entryId]) => entryId));
-    acked += entries.length;
+    watch.count(entries.length);
   }
 }
 
 await Promise.all([consume(), ...Array.from({ length: producers }, produce)]);
-const seconds = (performance.now() - started) / 1000;
-report({ eventsPerSecond: Math.round(acked / seconds), acked, seconds });
+report(watch.result());
 writer.disconnect();
 reader.disconnect();
