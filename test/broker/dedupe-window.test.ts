@@ -27,17 +27,20 @@ const operation = fc.record({
   text: fc.oneof(fc.integer({ min: 0, max: 60 }).map(String), fc.string({ maxLength: 8 })),
   split: fc.integer({ min: 0, max: 2 }),
   remember: fc.boolean(),
+  preload: fc.boolean(),
   elapsed: fc.integer({ min: 0, max: 40 }),
 });
 
-function agreesWithModel(maxEntries: number, operations: { text: string; split: number; remember: boolean; elapsed: number }[]): void {
+// `preload` is only a hint about what is read next: the model has no counterpart to it.
+function agreesWithModel(maxEntries: number, operations: { text: string; split: number; remember: boolean; preload: boolean; elapsed: number }[]): void {
   const window = new DedupeWindow(WINDOW_MS, maxEntries);
   const model = new ModelWindow(maxEntries);
   let now = 0;
-  operations.forEach(({ text, split, remember, elapsed }, seq) => {
+  operations.forEach(({ text, split, remember, preload, elapsed }, seq) => {
     now += elapsed;
     const [source, id] = [`/${text.slice(0, split)}`, text.slice(split)];
     const pair = JSON.stringify([source, id]);
+    if (preload) window.preload([DedupeWindow.keyOf(source, id), undefined, DedupeWindow.keyOf(id, source)]);
     assert.equal(window.seqOf(DedupeWindow.keyOf(source, id), now), model.seqOf(pair, now), `seqOf(${pair}) at step ${seq}`);
     if (remember) {
       window.remember(DedupeWindow.keyOf(source, id), seq, now);
