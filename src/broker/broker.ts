@@ -225,7 +225,7 @@ export class Broker {
     const keys: (DedupeKey | undefined)[] = [];
     const duplicateSeqs: number[] = [];
     const preparedKeys = prepared.map((event) => (event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined));
-    if (preparedKeys.length > 1) this.#dedupe.preload(preparedKeys);
+    this.#dedupe.preload(preparedKeys);
     // Hashes of this request's keys so far: a pair repeated in it repeats its hash.
     const requestHashes = prepared.length > 1 ? new Set<number>() : undefined;
     prepared.forEach((event, index) => {
