@@ -1,7 +1,7 @@
 /**
  * Server-Sent Events framing, the connection that drains one stream subscription, and the
  * hub that decides when connections write. Each write holds everything the subscription
- * has ready, reusing every event's JSON bytes as they were encoded at acceptance.
+ * has ready; each event is framed and encoded once, for every stream it reaches.
  */
 import { type AcceptedEvent, isNotice, type StreamItem, type StreamNotice, type StreamSubscription } from "../src/broker/mod.ts";
 
@@ -13,7 +13,6 @@ export const SSE_HEADERS = {
 } as const;
 
 const utf8 = new TextEncoder();
-const FRAME_END = utf8.encode("\n\n");
 const PING = ": ping\n\n";
 
 /** A named SSE message, for broker notices (EventSource's `onmessage` ignores them). */
@@ -61,12 +60,7 @@ const recentFrames = new RecentFrames();
 
 function frame(event: AcceptedEvent, named: boolean): Uint8Array {
   const prefix = named ? `event: ${event.type}\nid: ${event.seq}\ndata: ` : `id: ${event.seq}\ndata: `;
-  // The prefix is ASCII (types are restricted), so its length in bytes is its length.
-  const bytes = new Uint8Array(prefix.length + event.json.length + FRAME_END.length);
-  utf8.encodeInto(prefix, bytes);
-  bytes.set(event.json, prefix.length);
-  bytes.set(FRAME_END, prefix.length + event.json.length);
-  return bytes;
+  return utf8.encode(`${prefix}${event.json}\n\n`);
 }
 
 export interface SseOptions {

@@ -28,34 +28,16 @@ export function subscriptionView(sub: Subscription) {
   };
 }
 
-const utf8 = new TextEncoder();
-const OPEN = utf8.encode('{"events":[');
-const CLOSE = utf8.encode("]}");
-const COMMA = 0x2c;
-
 /**
  * `{"events":[…]}` with each event's stored JSON and its `deliveries` count spliced in
- * before the closing brace, so no event is parsed or encoded again. Each event is copied
- * whole and its closing brace then overwritten by the tail, which ends with one.
+ * before the closing brace, so no event is parsed or serialized again; the runtime
+ * encodes the whole body once.
  */
-export function pullBody(deliveries: readonly Delivery[]): Uint8Array<ArrayBuffer> {
-  const tails = deliveries.map(({ deliveries: count }) => utf8.encode(`,"deliveries":${count}}`));
-  let size = OPEN.length + CLOSE.length - 1;
-  deliveries.forEach(({ events }, unit) => {
-    for (const event of events) size += event.json.length + tails[unit].length;
-  });
-  const body = new Uint8Array(Math.max(size, OPEN.length + CLOSE.length));
-  body.set(OPEN);
-  let offset = OPEN.length;
-  deliveries.forEach(({ events }, unit) => {
-    for (const event of events) {
-      if (offset > OPEN.length) body[offset++] = COMMA;
-      body.set(event.json, offset);
-      offset += event.json.length - 1;
-      body.set(tails[unit], offset);
-      offset += tails[unit].length;
-    }
-  });
-  body.set(CLOSE, offset);
-  return body;
+export function pullBody(deliveries: readonly Delivery[]): string {
+  const events: string[] = [];
+  for (const { events: unit, deliveries: count } of deliveries) {
+    const tail = `,"deliveries":${count}}`;
+    for (const event of unit) events.push(event.json.slice(0, -1) + tail);
+  }
+  return `{"events":[${events.join(",")}]}`;
 }

@@ -22,7 +22,7 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
   /** The subscription named in the path, if this caller may see it. */
   const visible = (c: Context<AppEnv>): Subscription => assertVisible(callerOf(c), broker.get(c.req.param("id")!));
   const bodyOf = (c: Context<AppEnv>) => readJsonBody(c, options.maxBodyBytes);
-  const json = (c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>) => c.body(body, 200, { "Content-Type": "application/json" });
+  const json = (c: Context<AppEnv>, body: string) => c.body(body, 200, { "Content-Type": "application/json" });
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {

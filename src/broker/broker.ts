@@ -32,7 +32,7 @@ import {
   ValidationError,
 } from "./errors.ts";
 import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
-import { type AcceptedEvent, acceptEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
+import { type AcceptedEvent, acceptEvent, jsonBytes, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { type EventLog, RingHistory } from "./history.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
 import { StreamSubscription } from "./stream-subscription.ts";
@@ -298,9 +298,11 @@ export class Broker {
 
   #offerToStreams(events: readonly AcceptedEvent[]): void {
     for (const event of events) {
+      let bytes = -1; // measured only when some stream takes the event
       for (const sub of this.#streamIndex.match(event.type)) {
         if (sub.paused) continue;
-        if (sub.offer(event)) this.stats.streamDeliveries++;
+        if (bytes === -1) bytes = jsonBytes(event);
+        if (sub.offer(event, bytes)) this.stats.streamDeliveries++;
         else this.stats.drops++;
       }
     }

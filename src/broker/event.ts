@@ -15,8 +15,12 @@ export interface AcceptedEvent {
   /** Broker-wide position: starts at 1, strictly increasing, never reused. */
   readonly seq: number;
   readonly type: string;
-  /** The CloudEvent with `seq`, as UTF-8 JSON bytes. */
-  readonly json: Uint8Array;
+  /**
+   * The CloudEvent with `seq`, as JSON text. Text rather than UTF-8 bytes: the runtimes
+   * store ASCII text at a byte per character, as bytes would be, and whoever writes it out
+   * encodes once per write (a pull of 1,000 events is one encoding), not once per event.
+   */
+  readonly json: string;
 }
 
 /** A validated event with its defaults applied, waiting for its seq to be encoded. */
@@ -122,8 +126,6 @@ export function prepareEvent(input: EventInput, nowIso: string, newId: () => str
   return { type: input.type, source: attributes.source as string, id: attributes.id as string, producerId: input.id !== undefined, attributes };
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * Encodes a prepared event with its seq: the one encoding every subscriber shares. Throws
  * ValidationError when the runtime cannot encode `data`, so the broker accepts only
@@ -131,7 +133,22 @@ const utf8 = new TextEncoder();
  */
 export function acceptEvent(prepared: PreparedEvent, seq: number): AcceptedEvent {
   prepared.attributes.seq = seq;
-  return { seq, type: prepared.type, json: utf8.encode(encodeOnce(prepared.attributes)) };
+  return { seq, type: prepared.type, json: encodeOnce(prepared.attributes) };
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The length in UTF-8 bytes of an event's JSON, the unit of stream buffer bounds. */
+export function jsonBytes(event: AcceptedEvent): number {
+  const json = event.json;
+  if (!NON_ASCII.test(json)) return json.length;
+  let bytes = 0;
+  for (let i = 0; i < json.length; i++) {
+    const unit = json.charCodeAt(i);
+    // JSON.stringify escapes lone surrogates, so each surrogate here is half of a 4-byte pair.
+    bytes += unit < 0x80 ? 1 : unit < 0x800 ? 2 : unit >= 0xd800 && unit <= 0xdfff ? 2 : 3;
+  }
+  return bytes;
 }
 
 function encodeOnce(attributes: Record<string, unknown>): string {

@@ -71,15 +71,18 @@ export class StreamSubscription {
     return this.#buffer.length;
   }
 
-  /** Takes a live event into the buffer, or drops it when the buffer is full; returns whether it was kept. */
-  offer(event: AcceptedEvent): boolean {
+  /**
+   * Takes a live event into the buffer, or drops it when the buffer is full; returns
+   * whether it was kept. `bytes` is `jsonBytes(event)`, measured once for every stream.
+   */
+  offer(event: AcceptedEvent, bytes: number): boolean {
     if (this.#closingReason !== null) return false;
     const wasEmpty = this.#buffer.length === 0 && this.#unreportedDrop === null;
-    const full = this.#buffer.length >= this.limits.maxEvents || this.#bufferedBytes + event.json.length > this.limits.maxBytes;
+    const full = this.#buffer.length >= this.limits.maxEvents || this.#bufferedBytes + bytes > this.limits.maxBytes;
     if (full) this.#drop(event.seq);
     else {
       this.#buffer.push(event);
-      this.#bufferedBytes += event.json.length;
+      this.#bufferedBytes += bytes;
     }
     if (wasEmpty) this.onReadable?.();
     return !full;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import {
   NeverDeliveredError,
   BacklogFullError,
@@ -12,6 +13,7 @@ import {
   TooManySubscriptionsError,
   ValidationError,
 } from "../../src/broker/mod.ts";
+import { jsonBytes } from "../../src/broker/event.ts";
 import { brokerOnFakeClock, parsed, seqsOf } from "../support/broker.ts";
 
 test("send() assigns seqs from 1, strictly increasing", () => {
@@ -46,7 +48,7 @@ test("send() keeps the producer's id, source, time and extension attributes", ()
   const { broker } = brokerOnFakeClock();
   const stream = broker.subscribe({ kind: "stream" });
   broker.send({ specversion: "1.0", type: "t", id: "e-1", source: "/shop", time: "2020-01-01T00:00:00Z", traceparent: "00-ab", seq: 999 });
-  const event = parsed(stream.read()[0] as { json: Uint8Array });
+  const event = parsed(stream.read()[0] as { json: string });
   assert.equal(event.id, "e-1");
   assert.equal(event.source, "/shop");
   assert.equal(event.time, "2020-01-01T00:00:00Z");
@@ -61,7 +63,7 @@ test("send() encodes the CloudEvent attributes first, then extensions, seq, and 
   const hostile = 'x","seq":0,"y":"\\"seq\\":0';
   broker.send({ data_base64: "AAE=", subject: hostile, type: "t", id: "e-1", source: "/s", time: "2020-01-01T00:00:00Z", seq: 7, traceparent: "00-ab", deliveries: 3 });
   broker.send({ type: "t", id: "e-2", source: "/s", time: "2020-01-01T00:00:00Z", data: { n: [1, "2"] } });
-  const [first, second] = stream.read().map((item) => new TextDecoder().decode((item as { json: Uint8Array }).json));
+  const [first, second] = stream.read().map((item) => (item as { json: string }).json);
   assert.equal(first, `{"specversion":"1.0","id":"e-1","source":"/s","type":"t","time":"2020-01-01T00:00:00Z","subject":${JSON.stringify(hostile)},"traceparent":"00-ab","seq":1,"data_base64":"AAE="}`);
   assert.equal(second, '{"specversion":"1.0","id":"e-2","source":"/s","type":"t","time":"2020-01-01T00:00:00Z","datacontenttype":"application/json","seq":2,"data":{"n":[1,"2"]}}');
   broker.close();
@@ -354,6 +356,29 @@ test("a stream's byte bound drops too", () => {
   broker.send({ type: "a", data: "x".repeat(150) });
   assert.equal(stream.dropped, 1);
   broker.close();
+});
+
+test("a stream's byte bound counts the UTF-8 bytes of each event's JSON, not its characters", () => {
+  const dropsWithin = (streamBufferBytes: number) => {
+    const { broker } = brokerOnFakeClock({ streamBufferBytes });
+    const stream = broker.subscribe({ kind: "stream" });
+    broker.send({ type: "a", id: "e", source: "/", time: "2020-01-01T00:00:00Z", data: "€😀é" });
+    const dropped = stream.dropped;
+    broker.close();
+    return dropped;
+  };
+  const json = '{"specversion":"1.0","id":"e","source":"/","type":"a","time":"2020-01-01T00:00:00Z","datacontenttype":"application/json","seq":1,"data":"€😀é"}';
+  const bytes = new TextEncoder().encode(json).length;
+  assert.equal(bytes, json.length + 2 + 2 + 1); // € 3 bytes in 1 unit, 😀 4 in 2, é 2 in 1
+  assert.equal(dropsWithin(bytes), 0);
+  assert.equal(dropsWithin(bytes - 1), 1);
+});
+
+test("jsonBytes() is the length of the event's JSON in UTF-8, whatever it holds", () => {
+  fc.assert(fc.property(fc.string({ unit: "binary" }), (text) => {
+    const json = JSON.stringify({ data: text });
+    assert.equal(jsonBytes({ seq: 1, type: "a", json }), new TextEncoder().encode(json).length);
+  }), { numRuns: 500 });
 });
 
 test("a stream resumed with since replays kept history, then continues live without duplicates", () => {

@@ -5,7 +5,7 @@ import { brokerOnFakeClock } from "../support/broker.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
-test("encodeItems() frames an event as id and one data line, reusing its JSON bytes", () => {
+test("encodeItems() frames an event as id and one data line", () => {
   const { broker } = brokerOnFakeClock();
   const stream = broker.subscribe({ kind: "stream" });
   broker.send({ type: "a", data: { s: "line1\nline2\r\n", u: "\u2028" } });

@@ -15,6 +15,6 @@ export function seqsOf(deliveries: readonly { events: readonly { seq: number }[]
 }
 
 /** An accepted event's JSON, parsed. */
-export function parsed(event: { json: Uint8Array }): Record<string, unknown> {
-  return JSON.parse(new TextDecoder().decode(event.json));
+export function parsed(event: { json: string }): Record<string, unknown> {
+  return JSON.parse(event.json);
 }
