@@ -33,6 +33,8 @@ test("GET /metrics reports accepted, refused, deliveries, drops, backlog, lag an
   assert.equal(sample(text, `broker_subscription_backlog{subscription="${id}",name="ledger"}`), 2);
   assert.equal(sample(text, `broker_subscription_lag{subscription="${id}",name="ledger"}`), 2);
   assert.ok(sample(text, "process_resident_memory_bytes")! > 0);
+  assert.ok(sample(text, "nodejs_heap_size_used_bytes")! > 0);
+  assert.doesNotMatch(text, /nodejs_heap_space_size/, "no series that walks the heap on every scrape");
   assert.equal(stream.dropped, 2);
   await app.close();
 });
