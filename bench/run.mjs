@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 const SERVER_CPU = "0";
 const LOAD_CPU = "1";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const PUBLISH_ROUNDS = Number(process.env.BENCH_PUBLISH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RUNTIMES = (process.env.BENCH_RUNTIMES ?? "bun,deno").split(",");
 const ONLY = process.env.BENCH_ONLY?.split(",");
 const root = new URL("..", import.meta.url).pathname;
@@ -93,14 +93,14 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 /**
  * Both servers up at once, each warmed up by a second of the same load (not counted), then
- * timed in turns, `PUBLISH_ROUNDS` times each: the machine's slow spells then fall on both,
+ * timed in turns, `ROUNDS` times each: the machine's slow spells then fall on both,
  * and the medians are compared.
  */
 async function measurePublish(runtime, script) {
   const servers = [await baseline(runtime, "baseline-publish.ts"), await broker(runtime)];
   for (const server of servers) wrk(server.url, script, 1);
   const rates = servers.map(() => []);
-  for (let round = 0; round < PUBLISH_ROUNDS; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     servers.forEach((server, index) => rates[index].push(wrk(server.url, script, SECONDS)));
   }
   for (const server of servers) await server.stop();
@@ -109,16 +109,44 @@ async function measurePublish(runtime, script) {
   return { broker: brokerRps, baseline: bareRps, ratio: brokerRps / bareRps, turnRatios };
 }
 
+/**
+ * Row 3 in turns, `ROUNDS` times each, a fresh server each turn (each client run warms it
+ * up first), compared as medians like rows 1–2.
+ */
 async function measureConsume(runtime) {
+  const turns = { broker: [], baseline: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    turns.broker.push(await consumeOnBroker(runtime));
+    turns.baseline.push(await consumeOnRedis(runtime));
+  }
+  const middle = (results) => results.find((result) => result.eventsPerSecond === median(results.map((r) => r.eventsPerSecond)));
+  const [ours, theirs] = [middle(turns.broker), middle(turns.baseline)];
+  return {
+    broker: ours.eventsPerSecond,
+    baseline: theirs.eventsPerSecond,
+    ratio: ours.eventsPerSecond / theirs.eventsPerSecond,
+    turnRatios: turns.broker.map((result, round) => result.eventsPerSecond / turns.baseline[round].eventsPerSecond),
+    brokerBusy: busyOf(ours),
+    baselineBusy: busyOf(theirs),
+  };
+}
+
+async function consumeOnBroker(runtime) {
   const server = await broker(runtime);
-  const ours = await runClient(runtimeCommand[runtime]("bench/clients/consume.ts", [server.url, "200000", "50000"]));
+  const result = await runClient(runtimeCommand[runtime]("bench/clients/consume.ts", [server.url, "200000", "50000"]));
   await server.stop();
+  return result;
+}
+
+async function consumeOnRedis(runtime) {
   const port = String(nextPort++);
   const redis = await start(["redis-server", "--port", port, "--save", "", "--appendonly", "no"], { cpu: SERVER_CPU, ready: /Ready to accept connections/ });
-  const theirs = await runClient(runtimeCommand[runtime]("bench/clients/redis-consume.ts", [port, "200000", "50000"]));
+  const result = await runClient(runtimeCommand[runtime]("bench/clients/redis-consume.ts", [port, "200000", "50000"]));
   await redis.stop();
-  return { broker: ours.eventsPerSecond, baseline: theirs.eventsPerSecond, ratio: ours.eventsPerSecond / theirs.eventsPerSecond };
+  return result;
 }
+
+const busyOf = ({ serverCpuShare, clientCpuShare }) => ({ serverCpuShare, clientCpuShare });
 
 /** RSS growth per open stream of a server started by `startServer`, at `count` streams. */
 async function rssPerStream(runtime, startServer, count) {
@@ -160,18 +188,27 @@ async function measureCore(runtime) {
   return await runClient(runtimeCommand[runtime]("bench/core.ts"));
 }
 
-/** A publish row's ratio of medians, and the spread of the ratios turn by turn. */
-const publishRatio = ({ ratio, turnRatios }) =>
+/** A row's ratio of medians, and the spread of the ratios turn by turn. */
+const turnsRatio = ({ ratio, turnRatios }) =>
   turnRatios.length > 1 ? `${fmt(ratio, 2)}× (turns ${fmt(Math.min(...turnRatios), 2)}–${fmt(Math.max(...turnRatios), 2)})` : `${fmt(ratio, 2)}×`;
 
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "-");
 
+/** How busy a server and its client were, in percent of a core: whose limit a rate is. */
+const busy = ({ serverCpuShare, clientCpuShare }) => `busy: server ${fmt(serverCpuShare * 100)}%, client ${fmt(clientCpuShare * 100)}%`;
+
 /** The table's rows of one runtime, for the measures that ran (BENCH_ONLY may skip some). */
 function rowsOf(runtime, r) {
   const rows = {
-    publishOne: () => [["1. publish, 1 event/request (req/s)", fmt(r.publishOne.broker), `bare Hono+Zod ${fmt(r.publishOne.baseline)}`, publishRatio(r.publishOne), "≥ 0.8×"]],
-    publishBatch: () => [["2. publish, batches of 100 (events/s)", fmt(r.publishBatch.broker * 100), `bare Hono+Zod ${fmt(r.publishBatch.baseline * 100)}`, publishRatio(r.publishBatch), "≥ 0.8×"]],
-    consume: () => [["3. acked consumption, 200k events (events/s)", fmt(r.consume.broker), `Redis Streams ${fmt(r.consume.baseline)}`, `${fmt(r.consume.ratio, 2)}×`, "≥ 2×"]],
+    publishOne: () => [["1. publish, 1 event/request (req/s)", fmt(r.publishOne.broker), `bare Hono+Zod ${fmt(r.publishOne.baseline)}`, turnsRatio(r.publishOne), "≥ 0.8×"]],
+    publishBatch: () => [["2. publish, batches of 100 (events/s)", fmt(r.publishBatch.broker * 100), `bare Hono+Zod ${fmt(r.publishBatch.baseline * 100)}`, turnsRatio(r.publishBatch), "≥ 0.8×"]],
+    consume: () => [[
+      "3. acked consumption, 200k events (events/s)",
+      `${fmt(r.consume.broker)}; ${busy(r.consume.brokerBusy)}`,
+      `Redis Streams ${fmt(r.consume.baseline)}; ${busy(r.consume.baselineBusy)}`,
+      turnsRatio(r.consume),
+      "≥ 2×",
+    ]],
     idle: () => [["4. idle SSE streams (KiB RSS each)", `${fmt(r.idle.kibPer1k, 1)} @1k, ${fmt(r.idle.kibPer10k, 1)} @10k`, `bare streamSSE ${fmt(r.idle.baselineKibPer10k, 1)} @10k`, `${fmt(r.idle.ratio, 2)}×`, "≤ 16 @10k"]],
     fanout: () => [
       ["5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms; busy: server ${fmt(r.fanout.serverCpuShare * 100)}% (${fmt(r.fanout.serverKernelShare * 100)}% in the kernel), client ${fmt(r.fanout.clientCpuShare * 100)}% of a core`, `bare writeSSE p99 ${fmt(r.fanout.baselineP99Ms, 1)} ms`, `${fmt(r.fanout.p99Ratio, 2)}×`, "0 drops, p99 ≤ 100 ms"],
@@ -179,6 +216,13 @@ function rowsOf(runtime, r) {
     ],
     core: () => [
       ["6. core in-process, 10 subscribers (events/s)", `${fmt(r.core.eventsPerSecond)} (${fmt(r.core.deliveriesPerSecond)} deliveries/s)`, `plain loop ${fmt(r.core.baselineEventsPerSecond)}`, `${fmt(r.core.eventsPerSecond / r.core.baselineEventsPerSecond, 2)}×`, ""],
+      [
+        "6b. row 2 in process, no HTTP (events/s)",
+        `sendBatch ${fmt(r.core.publish.sendBatch)}; validate+encode ${fmt(r.core.publish.validateEncode)}`,
+        `parse+validate ${fmt(r.core.publish.validate)}`,
+        `${fmt(r.core.publish.sendBatch / r.core.publish.validate, 2)}× (encoding alone ${fmt(r.core.publish.validateEncode / r.core.publish.validate, 2)}×)`,
+        "",
+      ],
       ["7. memory per retained event (bytes)", fmt(r.core.bytesPerEvent), `its JSON ${fmt(r.core.jsonBytes)}`, `${fmt(r.core.ratio, 2)}×`, "≤ 2×"],
     ],
   };

@@ -7,12 +7,12 @@ export function report(result: Record<string, unknown>): void {
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
 
-/** Times `total` acknowledged events, starting once the first `warmup` are acknowledged. */
+/** Times `total` acknowledged events, starting once the first `warmup` are acknowledged (then calls `onStart`). */
 export class Stopwatch {
   #acked = 0;
   #started = performance.now();
 
-  constructor(readonly warmup: number, readonly total: number) {}
+  constructor(readonly warmup: number, readonly total: number, private readonly onStart = () => {}) {}
 
   /** Events to publish in all. */
   get events(): number {
@@ -26,13 +26,54 @@ export class Stopwatch {
   count(acked: number): void {
     const warm = this.#acked >= this.warmup;
     this.#acked += acked;
-    if (!warm && this.#acked >= this.warmup) this.#started = performance.now();
+    if (!warm && this.#acked >= this.warmup) {
+      this.#started = performance.now();
+      this.onStart();
+    }
   }
 
   result(): Record<string, number> {
     const seconds = (performance.now() - this.#started) / 1000;
     const timed = this.#acked - this.warmup;
     return { eventsPerSecond: Math.round(timed / seconds), acked: timed, seconds };
+  }
+}
+
+/** CPU seconds a server has used so far, in all and in the kernel. */
+export interface CpuSeconds {
+  readonly total: number;
+  readonly system: number;
+}
+
+/** event-broker's CPU seconds, from its /metrics (NaN for a server without them). */
+export async function brokerCpuSeconds(url: string): Promise<CpuSeconds> {
+  const lines = (await (await fetch(`${url}/metrics`)).text()).split("\n");
+  const value = (name: string) => Number(lines.find((line) => line.startsWith(`${name} `))?.split(" ")[1] ?? Number.NaN);
+  return { total: value("process_cpu_seconds_total"), system: value("process_cpu_system_seconds_total") };
+}
+
+/** How busy the server and this client were from `start()` to `stop()`, each as a share of one core. */
+export class BusyMeter {
+  #start: Promise<{ at: number; client: NodeJS.CpuUsage; server: CpuSeconds }> | undefined;
+
+  constructor(private readonly serverCpuSeconds: () => Promise<CpuSeconds>) {}
+
+  async start(): Promise<void> {
+    this.#start ??= this.serverCpuSeconds().then((server) => ({ at: performance.now(), client: process.cpuUsage(), server }));
+    await this.#start;
+  }
+
+  async stop(): Promise<{ serverCpuShare: number; serverKernelShare: number; clientCpuShare: number }> {
+    const start = await this.#start!;
+    const client = process.cpuUsage(start.client);
+    const server = await this.serverCpuSeconds();
+    const seconds = (performance.now() - start.at) / 1000;
+    const share = (used: number) => Number((used / seconds).toFixed(2));
+    return {
+      serverCpuShare: share(server.total - start.server.total),
+      serverKernelShare: share(server.system - start.server.system),
+      clientCpuShare: share((client.user + client.system) / 1e6),
+    };
   }
 }
 

@@ -1,11 +1,12 @@
 // Acked consumption end to end: producers post batches of 100 while one required
 // subscriber pulls (max 1,000, ack piggybacked) until `total` events are acknowledged
 // after the first `warmup` (not timed: the runtime's compilers are still at work then).
-import { arg, eventsJson, post, report, Stopwatch } from "./common.ts";
+import { arg, BusyMeter, brokerCpuSeconds, eventsJson, post, report, Stopwatch } from "./common.ts";
 
 const url = arg(0, "http://127.0.0.1:8787");
 const total = Number(arg(1, "200000"));
-const watch = new Stopwatch(Number(arg(2, "50000")), total);
+const busy = new BusyMeter(() => brokerCpuSeconds(url));
+const watch = new Stopwatch(Number(arg(2, "50000")), total, () => void busy.start());
 const producers = 2;
 
 const { id } = await (await post(`${url}/subscriptions`, JSON.stringify({ types: ["bench.*"], name: "bench" }))).json();
@@ -33,4 +34,4 @@ async function consume(): Promise<void> {
 }
 
 await Promise.all([consume(), ...Array.from({ length: producers }, (_, worker) => produce(worker))]);
-report(watch.result());
+report({ ...watch.result(), ...(await busy.stop()) });

@@ -1,5 +1,5 @@
 // Fan-out: `streams` filtered SSE streams; first `rate` events/s for latency, then as fast as possible.
-import { arg, countIn, eventsJson, openRawStream, post, report } from "./common.ts";
+import { arg, BusyMeter, brokerCpuSeconds, countIn, eventsJson, openRawStream, post, report } from "./common.ts";
 
 const url = arg(0, "http://127.0.0.1:8787");
 const streamCount = Number(arg(1, "1000"));
@@ -31,8 +31,9 @@ console.error(`opened ${sockets.length} streams`);
 // Phase 1: a steady rate, one event per request, stamped with its send time.
 delivered = 0;
 const sent = rate * seconds;
+const busy = new BusyMeter(() => brokerCpuSeconds(url));
+await busy.start();
 const start = performance.now();
-const cpuAtStart = { server: await serverCpuSeconds(), client: process.cpuUsage() };
 for (let i = 0; i < sent; i++) {
   const due = start + (i * 1000) / rate;
   const wait = due - performance.now();
@@ -42,12 +43,7 @@ for (let i = 0; i < sent; i++) {
 console.error(`sent ${sent}`);
 await new Promise((resolve) => setTimeout(resolve, 500));
 measuring = false;
-const steadySeconds = (performance.now() - start) / 1_000;
-const clientCpu = process.cpuUsage(cpuAtStart.client);
-const serverCpu = await serverCpuSeconds();
-const serverCpuShare = (serverCpu.total - cpuAtStart.server.total) / steadySeconds;
-const serverKernelShare = (serverCpu.system - cpuAtStart.server.system) / steadySeconds;
-const clientCpuShare = (clientCpu.user + clientCpu.system) / 1e6 / steadySeconds;
+const busySteady = await busy.stop();
 const steadyDelivered = delivered;
 const droppedSteady = await droppedSoFar();
 console.error(`steady phase done`);
@@ -75,20 +71,11 @@ report({
   droppedSteady,
   p50Ms: Number(percentile(50).toFixed(2)),
   p99Ms: Number(percentile(99).toFixed(2)),
-  serverCpuShare: Number(serverCpuShare.toFixed(2)),
-  serverKernelShare: Number(serverKernelShare.toFixed(2)),
-  clientCpuShare: Number(clientCpuShare.toFixed(2)),
+  ...busySteady,
   saturatedDeliveriesPerSecond: saturated,
   droppedDuringSaturation: dropped,
 });
 for (const socket of sockets) socket.destroy();
-
-/** The server's CPU seconds so far, in all and in the kernel, from its /metrics (NaN for the bare baseline, which has none). */
-async function serverCpuSeconds(): Promise<{ total: number; system: number }> {
-  const lines = (await (await fetch(`${url}/metrics`)).text()).split("\n");
-  const value = (name: string) => Number(lines.find((line) => line.startsWith(`${name} `))?.split(" ")[1] ?? Number.NaN);
-  return { total: value("process_cpu_seconds_total"), system: value("process_cpu_system_seconds_total") };
-}
 
 async function droppedSoFar(): Promise<number> {
   const { subscriptions } = await (await fetch(`${url}/subscriptions`)).json();

@@ -1,11 +1,13 @@
 // The same job on Redis Streams: pipelined XADD in batches of 100, XREADGROUP COUNT 1000,
 // XACK; timed after the same warm-up as `consume.ts`.
-import Redis from "ioredis";
-import { arg, report, Stopwatch } from "./common.ts";
+import { Redis } from "ioredis";
+import { arg, BusyMeter, type CpuSeconds, report, Stopwatch } from "./common.ts";
 
 const port = Number(arg(0, "6390"));
 const total = Number(arg(1, "200000"));
-const watch = new Stopwatch(Number(arg(2, "50000")), total);
+const observer = new Redis({ port, host: "127.0.0.1" });
+const busy = new BusyMeter(redisCpuSeconds);
+const watch = new Stopwatch(Number(arg(2, "50000")), total, () => void busy.start());
 const producers = 2;
 const event = '{"specversion":"1.0","id":"x","source":"/bench/producer","type":"bench.job","time":"2026-11-28T15:00:00.000Z","datacontenttype":"application/json","data":{"order":"A-1042","qty":3}}';
 
@@ -36,6 +38,12 @@ async function consume(): Promise<void> {
 }
 
 await Promise.all([consume(), ...Array.from({ length: producers }, produce)]);
-report(watch.result());
-writer.disconnect();
-reader.disconnect();
+report({ ...watch.result(), ...(await busy.stop()) });
+for (const connection of [writer, reader, observer]) connection.disconnect();
+
+/** Redis's CPU seconds so far, from INFO on a connection of its own (the others are busy). */
+async function redisCpuSeconds(): Promise<CpuSeconds> {
+  const info = await observer.info("cpu");
+  const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? Number.NaN);
+  return { total: value("used_cpu_user") + value("used_cpu_sys"), system: value("used_cpu_sys") };
+}
