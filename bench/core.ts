@@ -31,12 +31,13 @@ function rate(round: Round, ms: number): number {
  * whichever ran first would otherwise pay for compiling the code they share (Zod), and a
  * slow spell of the machine would fall on one of them only.
  */
-function alternate<K extends string>(rounds: Record<K, Round>): Record<K, number> {
+function alternate<K extends string>(rounds: Record<K, Round>): { medians: Record<K, number>; turns: Record<K, number[]> } {
   const entries = Object.entries(rounds) as [K, Round][];
   for (const [, round] of entries) rate(round, TURN_MS / 2);
-  const turns = entries.map(() => [] as number[]);
-  for (let turn = 0; turn < TURNS; turn++) entries.forEach(([, round], index) => turns[index].push(rate(round, TURN_MS)));
-  return Object.fromEntries(entries.map(([name], index) => [name, Math.round(median(turns[index]))])) as Record<K, number>;
+  const turns = Object.fromEntries(entries.map(([name]) => [name, [] as number[]])) as Record<K, number[]>;
+  for (let turn = 0; turn < TURNS; turn++) for (const [name, round] of entries) turns[name].push(Math.round(rate(round, TURN_MS)));
+  const medians = Object.fromEntries(entries.map(([name]) => [name, median(turns[name])])) as Record<K, number>;
+  return { medians, turns };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -114,7 +115,7 @@ function memoryPerEvent(): { bytesPerEvent: number; jsonBytes: number; ratio: nu
 
 const fanOutBroker = new Broker({ historySize: 10_000, dedupeWindowMs: 0 });
 const counts = { events: 0, deliveries: 0 };
-const fanOut = alternate({ broker: fanOutRound(fanOutBroker, counts), plainLoop: plainLoopRound() });
+const { medians: fanOut, turns: fanOutTurns } = alternate({ broker: fanOutRound(fanOutBroker, counts), plainLoop: plainLoopRound() });
 fanOutBroker.close();
 const publishBroker = new Broker(); // the server's defaults: dedupe window and history on
 const publish = alternate(publishRounds(publishBroker));
@@ -123,6 +124,7 @@ report({
   eventsPerSecond: fanOut.broker,
   deliveriesPerSecond: Math.round((fanOut.broker * counts.deliveries) / counts.events),
   baselineEventsPerSecond: fanOut.plainLoop,
-  publish,
+  turnRatios: fanOutTurns.broker.map((rate, turn) => rate / fanOutTurns.plainLoop[turn]),
+  publish: { ...publish.medians, turnRatios: publish.turns.sendBatch.map((rate, turn) => rate / publish.turns.validate[turn]) },
   ...memoryPerEvent(),
 });

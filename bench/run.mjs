@@ -215,12 +215,12 @@ function rowsOf(runtime, r) {
       ["5b. fan-out saturation (deliveries/s)", fmt(r.fanout.saturatedDeliveriesPerSecond), `bare writeSSE ${fmt(r.fanout.baselineSaturated)}`, `${fmt(r.fanout.ratio, 2)}×`, "≥ 5×"],
     ],
     core: () => [
-      ["6. core in-process, 10 subscribers (events/s)", `${fmt(r.core.eventsPerSecond)} (${fmt(r.core.deliveriesPerSecond)} deliveries/s)`, `plain loop ${fmt(r.core.baselineEventsPerSecond)}`, `${fmt(r.core.eventsPerSecond / r.core.baselineEventsPerSecond, 2)}×`, ""],
+      ["6. core in-process, 10 subscribers (events/s)", `${fmt(r.core.eventsPerSecond)} (${fmt(r.core.deliveriesPerSecond)} deliveries/s)`, `plain loop ${fmt(r.core.baselineEventsPerSecond)}`, turnsRatio({ ratio: r.core.eventsPerSecond / r.core.baselineEventsPerSecond, turnRatios: r.core.turnRatios }), ""],
       [
         "6b. row 2 in process, no HTTP (events/s)",
         `sendBatch ${fmt(r.core.publish.sendBatch)}; validate+encode ${fmt(r.core.publish.validateEncode)}`,
         `parse+validate ${fmt(r.core.publish.validate)}`,
-        `${fmt(r.core.publish.sendBatch / r.core.publish.validate, 2)}× (encoding alone ${fmt(r.core.publish.validateEncode / r.core.publish.validate, 2)}×)`,
+        `${turnsRatio({ ratio: r.core.publish.sendBatch / r.core.publish.validate, turnRatios: r.core.publish.turnRatios })}; encoding alone ${fmt(r.core.publish.validateEncode / r.core.publish.validate, 2)}×`,
         "",
       ],
       ["7. memory per retained event (bytes)", fmt(r.core.bytesPerEvent), `its JSON ${fmt(r.core.jsonBytes)}`, `${fmt(r.core.ratio, 2)}×`, "≤ 2×"],
