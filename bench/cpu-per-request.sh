@@ -7,18 +7,19 @@
 #   bench/cpu-per-request.sh 3 5 publish-one.lua "bare||bench/servers/baseline-publish.ts" \
 #     "broker||src/bun.ts --port" "no dedupe|BROKER_DEDUPE_WINDOW_MS=0|src/bun.ts --port"
 #
-# Each server command gets its port appended and runs under Bun on core 0; wrk runs on core 1.
+# Each server command gets its port appended and runs on core 0 under Bun, or under Deno
+# with RUNTIME=deno; wrk runs on core 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1 seconds=$2 script=$3
 shift 3
-bun=node_modules/.bin/bun
+if [ "${RUNTIME:-bun}" = deno ]; then runtime="node_modules/.bin/deno run -A"; else runtime=node_modules/.bin/bun; fi
 port=8900 labels=() ports=() pids=()
 trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 for spec in "$@"; do
   IFS='|' read -r label vars command <<< "$spec"
   # shellcheck disable=SC2086 # the command and its variables are word lists
-  env $vars taskset -c 0 $bun $command $port > /dev/null 2>&1 &
+  env $vars taskset -c 0 $runtime $command $port > /dev/null 2>&1 &
   pids+=($!) labels+=("$label") ports+=($port)
   port=$((port + 1))
 done
