@@ -146,7 +146,7 @@ async function consumeOnRedis(runtime) {
   return result;
 }
 
-const busyOf = ({ serverCpuShare, clientCpuShare }) => ({ serverCpuShare, clientCpuShare });
+const busyOf = ({ serverCpuShare, serverKernelShare, clientCpuShare }) => ({ serverCpuShare, serverKernelShare, clientCpuShare });
 
 /** RSS growth per open stream of a server started by `startServer`, at `count` streams. */
 async function rssPerStream(runtime, startServer, count) {
@@ -195,7 +195,8 @@ const turnsRatio = ({ ratio, turnRatios }) =>
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "-");
 
 /** How busy a server and its client were, in percent of a core: whose limit a rate is. */
-const busy = ({ serverCpuShare, clientCpuShare }) => `busy: server ${fmt(serverCpuShare * 100)}%, client ${fmt(clientCpuShare * 100)}%`;
+const busy = ({ serverCpuShare, serverKernelShare, clientCpuShare }) =>
+  `busy: server ${fmt(serverCpuShare * 100)}% (${fmt(serverKernelShare * 100)}% in the kernel), client ${fmt(clientCpuShare * 100)}%`;
 
 /** The table's rows of one runtime, for the measures that ran (BENCH_ONLY may skip some). */
 function rowsOf(runtime, r) {
@@ -211,7 +212,7 @@ function rowsOf(runtime, r) {
     ]],
     idle: () => [["4. idle SSE streams (KiB RSS each)", `${fmt(r.idle.kibPer1k, 1)} @1k, ${fmt(r.idle.kibPer10k, 1)} @10k`, `bare streamSSE ${fmt(r.idle.baselineKibPer10k, 1)} @10k`, `${fmt(r.idle.ratio, 2)}×`, "≤ 16 @10k"]],
     fanout: () => [
-      ["5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms; busy: server ${fmt(r.fanout.serverCpuShare * 100)}% (${fmt(r.fanout.serverKernelShare * 100)}% in the kernel), client ${fmt(r.fanout.clientCpuShare * 100)}% of a core`, `bare writeSSE p99 ${fmt(r.fanout.baselineP99Ms, 1)} ms`, `${fmt(r.fanout.p99Ratio, 2)}×`, "0 drops, p99 ≤ 100 ms"],
+      ["5a. fan-out 1k streams × 100 ev/s", `${fmt(r.fanout.steadyDelivered)}/${fmt(r.fanout.expected)} delivered, ${r.fanout.droppedSteady} dropped, p50 ${fmt(r.fanout.p50Ms, 1)} ms, p99 ${fmt(r.fanout.p99Ms, 1)} ms; ${busy(r.fanout)}`, `bare writeSSE p99 ${fmt(r.fanout.baselineP99Ms, 1)} ms`, `${fmt(r.fanout.p99Ratio, 2)}×`, "0 drops, p99 ≤ 100 ms"],
       ["5b. fan-out saturation (deliveries/s)", fmt(r.fanout.saturatedDeliveriesPerSecond), `bare writeSSE ${fmt(r.fanout.baselineSaturated)}`, `${fmt(r.fanout.ratio, 2)}×`, "≥ 5×"],
     ],
     core: () => [
