@@ -1,15 +1,13 @@
-// The dashboard in a real browser: Debian's Chromium driven by playwright-core.
+// The dashboard in a real browser: the npm-shipped Chromium driven by playwright-core.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../support/browser.ts";
 import { postJson, runtime, startServer } from "../support/server-process.ts";
-
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
 
 test(`${runtime}: the dashboard shows live events, filters, pauses and resumes subscriptions`, { timeout: 60_000 }, async () => {
   const server = await startServer();
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${server.url}/`);
