@@ -45,6 +45,7 @@ export class BrokerMetrics {
     this.#gauge("broker_pull_waits", "Pulls waiting for events.", () => this.#required().reduce((sum, sub) => sum + sub.waiters.length, 0));
     this.#perSubscription("broker_subscription_backlog", "Unacknowledged events of a required subscription.", (sub) => sub.backlog);
     this.#perSubscription("broker_subscription_lag", "Seqs between the last accepted event and a subscription's ack point.", (sub) => broker.lastSeq - sub.ackedSeq);
+    this.#memoryGauges();
     this.#refused = new Counter({ name: "broker_publish_refused_total", help: "Publish requests refused, by reason.", labelNames: ["reason"], registers });
   }
 
@@ -71,6 +72,18 @@ export class BrokerMetrics {
   #gauge(name: string, help: string, read: () => number): void {
     new Gauge({ name, help, registers: [this.registry], collect() {
       this.set(read());
+    } });
+  }
+
+  /** How full each part of the memory budget is, and its bound. */
+  #memoryGauges(): void {
+    const parts = Object.values(this.broker.memory.parts);
+    const registers = [this.registry];
+    new Gauge({ name: "broker_memory_used_bytes", help: "Bytes held by each part of the memory budget (an estimate of heap).", labelNames: ["part"], registers, collect() {
+      for (const part of parts) this.set({ part: part.name }, part.used);
+    } });
+    new Gauge({ name: "broker_memory_limit_bytes", help: "The bound of each part of the memory budget.", labelNames: ["part"], registers, collect() {
+      for (const part of parts) this.set({ part: part.name }, part.limit);
     } });
   }
 

@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { BacklogFullError, BrokerError, type FieldIssue, ForbiddenTypeError, ValidationError } from "../src/broker/mod.ts";
+import { BacklogFullError, BrokerError, type FieldIssue, ForbiddenTypeError, MemoryBudgetError, ValidationError } from "../src/broker/mod.ts";
 
 /** An error at the HTTP edge that is not the core's: bad JSON, unreadable content type. */
 export class HttpProblem extends Error {
@@ -21,6 +21,7 @@ const STATUS_OF_CORE_ERROR: Record<string, ContentfulStatusCode> = {
   "invalid": 400,
   "batch-too-large": 413,
   "backlog-full": 503,
+  "memory-full": 503,
   "too-many-subscriptions": 503,
   "not-found": 404,
   "forbidden": 403,
@@ -36,6 +37,7 @@ const TITLES: Record<string, string> = {
   "body-too-large": "Body too large",
   "unsupported-media-type": "Unsupported content type",
   "backlog-full": "Subscription backlog full",
+  "memory-full": "Memory budget spent",
   "too-many-subscriptions": "Too many subscriptions",
   "not-found": "Not found",
   "not-required": "Not a required subscription",
@@ -64,6 +66,7 @@ export function errorToResponse(error: unknown, c: Context): Response {
     const extra: Record<string, unknown> = {};
     if (error instanceof ValidationError) extra.errors = error.issues;
     if (error instanceof BacklogFullError) extra.subscription = error.subscriptionId;
+    if (error instanceof MemoryBudgetError && error.subscriptionId) extra.subscription = error.subscriptionId;
     if (error instanceof ForbiddenTypeError) extra.errors = [{ path: error.path, message: "is a type this token may not publish" }];
     return problemResponse(STATUS_OF_CORE_ERROR[error.code] ?? 400, error.code, error.message, extra);
   }

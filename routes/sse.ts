@@ -14,6 +14,11 @@ export const SSE_HEADERS = {
 
 const utf8 = new TextEncoder();
 const PING = ": ping\n\n";
+/**
+ * Most bytes of events in one write: what the runtime holds for a stalled reader is one
+ * write, so this bounds it; a reader that keeps up gets the rest on its next pull.
+ */
+const MAX_WRITE_BYTES = 65_536;
 
 /** A named SSE message, for broker notices (EventSource's `onmessage` ignores them). */
 export function namedMessage(name: string, data: unknown): string {
@@ -110,18 +115,19 @@ export class SseConnection {
     }, { highWaterMark: 0 });
   }
 
-  /** Writes everything the subscription has ready as one chunk, if the runtime wants one. */
+  /** Writes what the subscription has ready, up to `MAX_WRITE_BYTES` of events, as one chunk, if the runtime wants one. */
   write(): void {
     const controller = this.#controller;
     if (!this.#wanted || controller === null) return;
-    if (this.#ended && !this.subscription.finished) return;
-    const items = this.subscription.read();
+    if (this.#ended) return;
+    const items = this.subscription.read(MAX_WRITE_BYTES);
     if (items.length === 0 && !this.#pingDue) return;
     const chunk = encodeItems(items, this.options.named, this.#pingDue);
     this.#wanted = false;
     this.#pingDue = false;
     try {
       controller.enqueue(chunk);
+      this.subscription.handed(chunk.length);
       if (this.subscription.finished) {
         controller.close();
         this.end();
@@ -135,6 +141,7 @@ export class SseConnection {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.subscription.release();
     this.options.onEnd();
   }
 }

@@ -1,12 +1,12 @@
 /** `/subscriptions`: create, list, pause, delete; pull, ack, nack and extend required ones. */
 import { type Context, Hono } from "hono";
-import { type Broker, parseOrThrow, type RequiredSpec, requiredSpecSchema, type Subscription } from "../src/broker/mod.ts";
+import { type Broker, type Delivery, MemoryBudgetError, parseOrThrow, type RequiredSpec, requiredSpecSchema, type Subscription } from "../src/broker/mod.ts";
 import { allowedTypes, assertVisible, type Caller, callerOf } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 import { extendRequestSchema, patchRequestSchema, pullRequestSchema, seqRequestSchema } from "./schemas.ts";
-import { pullBody, subscriptionView } from "./subscription-view.ts";
+import { ANSWER_CHUNK_BYTES, eventsAnswer, subscriptionView } from "./subscription-view.ts";
 
 /** Most subscriptions one request may create. */
 const MAX_CREATE = 100;
@@ -22,7 +22,10 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
   /** The subscription named in the path, if this caller may see it. */
   const visible = (c: Context<AppEnv>): Subscription => assertVisible(callerOf(c), broker.get(c.req.param("id")!));
   const bodyOf = (c: Context<AppEnv>) => readJsonBody(c, options.maxBodyBytes);
-  const json = (c: Context<AppEnv>, body: string) => c.body(body, 200, { "Content-Type": "application/json" });
+  const answers = broker.memory.parts.pulls;
+  /** Events as `{"events":[…]}`; a large answer is streamed, and counted while the runtime holds it. */
+  const eventsJson = (c: Context<AppEnv>, deliveries: readonly Delivery[], onAbandoned?: () => void) =>
+    c.body(eventsAnswer(deliveries, answers, onAbandoned), 200, { "Content-Type": "application/json" });
 
   return new Hono<AppEnv>()
     .post("/", async (c) => {
@@ -73,17 +76,26 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
     .get("/:id/parked", (c) => {
       const sub = visible(c);
       const parked = sub.kind === "required" ? sub.parked : [];
-      return json(c, pullBody(parked.map(({ event, deliveries }) => ({ events: [event], deliveries }))));
+      return eventsJson(c, parked.map(({ event, deliveries }) => ({ events: [event], deliveries })));
     })
     .post("/:id/pull", async (c) => {
       const id = visible(c).id;
       const request = parseOrThrow(pullSchema, await bodyOf(c));
+      if (!answers.fits(ANSWER_CHUNK_BYTES)) throw new MemoryBudgetError("pull answers", answers.limit);
       c.env?.holdOpen?.(c.req.raw);
-      return json(c, pullBody(await broker.pull(id, { ...request, signal: c.req.raw.signal })));
+      const deliveries = await broker.pull(id, { ...request, signal: c.req.raw.signal });
+      return eventsJson(c, deliveries, () => deliverAgain(broker, id, deliveries));
     });
 }
 
 /** A spec whose types are narrowed to what the caller may subscribe to. */
 function narrowed(caller: Caller | undefined, spec: RequiredSpec): RequiredSpec {
   return { ...spec, types: allowedTypes(caller, spec.types ?? ["*"]) };
+}
+
+/** An answer the client did not take in full is not a delivery: its events come again on the next pull. */
+function deliverAgain(broker: Broker, id: string, deliveries: readonly Delivery[]): void {
+  const first = deliveries[0]?.events[0];
+  if (!first || !broker.has(id)) return;
+  broker.nack(id, first.seq);
 }

@@ -33,6 +33,10 @@ export const settingsSchema = z.strictObject({
   /** How long a producer's (source, id) pair is remembered for deduplication (0 = off), and at most how many. */
   dedupeWindowMs: ms(120_000),
   dedupeMaxEntries: count(100_000),
+  /** Everything the broker keeps (history, backlogs, stream buffers, dedupe window, pull answers), in bytes. */
+  memoryBudgetBytes: count(268_435_456, 1_048_576),
+  /** Most bytes of events one pull hands out (a published batch is never split). */
+  maxPullBytes: count(1_048_576),
   /** Longest a pull may wait, and its wait when it names none. */
   maxWaitMs: ms(60_000),
   defaultWaitMs: ms(30_000),

@@ -15,6 +15,9 @@
  * - An event delivered `maxDeliveries` times without ack is parked: the ack point moves
  *   past it and it is kept, bounded, for inspection.
  * - Stream subscribers are offered each event; a full buffer drops it for that stream only.
+ * - Everything the broker keeps is counted in a memory budget split into parts (see
+ *   memory-budget.ts): a publish that would take required backlogs past their part is
+ *   refused whole; history, dedupe and stream buffers give way instead.
  * - A paused subscriber is skipped: what is accepted meanwhile never reaches it.
  * - A required subscriber neither pulled nor acked for `expireAfterMs` is removed.
  */
@@ -25,6 +28,7 @@ import {
   BatchTooLargeError,
   BrokerClosedError,
   ForbiddenTypeError,
+  MemoryBudgetError,
   NeverDeliveredError,
   NotRequiredError,
   SubscriptionNotFoundError,
@@ -32,8 +36,9 @@ import {
   ValidationError,
 } from "./errors.ts";
 import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
-import { type AcceptedEvent, acceptEvent, jsonBytes, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
+import { acceptEvent, type HeldEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { type EventLog, RingHistory } from "./history.ts";
+import { ENTRY_BYTES, eventMemory, MemoryBudget } from "./memory-budget.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
 import { StreamSubscription } from "./stream-subscription.ts";
 import { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema } from "./subscription-spec.ts";
@@ -64,6 +69,10 @@ export interface BrokerOptions {
   dedupeMaxEntries: number;
   /** Longest a pull may wait for events (60 s). */
   maxWaitMs: number;
+  /** Most bytes of event JSON one pull hands out (1 MiB); a published batch is never split, so one may exceed it. */
+  maxPullBytes: number;
+  /** Everything the broker keeps, in bytes (256 MiB), split into parts by `BUDGET_SHARES`. */
+  memoryBudgetBytes: number;
   /** Most open streams (20,000) and required subscriptions (10,000). */
   maxStreams: number;
   maxRequired: number;
@@ -89,6 +98,8 @@ export const defaultBrokerOptions: BrokerOptions = {
   dedupeWindowMs: 120_000,
   dedupeMaxEntries: 100_000,
   maxWaitMs: 60_000,
+  maxPullBytes: 1_048_576,
+  memoryBudgetBytes: 268_435_456,
   maxStreams: 20_000,
   maxRequired: 10_000,
   sweepIntervalMs: 1_000,
@@ -145,6 +156,8 @@ export interface PullOptions {
 export class Broker {
   readonly options: BrokerOptions;
   readonly #clock: Clock;
+  /** What the broker keeps, counted against its budget; read by whoever reports metrics. */
+  readonly memory: MemoryBudget;
   #isoTime = { ms: Number.NaN, text: "" };
   readonly #log: EventLog;
   readonly #subscriptions = new Map<string, Subscription>();
@@ -161,8 +174,11 @@ export class Broker {
   constructor(options: Partial<BrokerOptions> = {}) {
     this.options = { ...defaultBrokerOptions, ...options };
     this.#clock = this.options.clock;
-    this.#log = this.options.log ?? new RingHistory(this.options.historySize);
-    this.#dedupe = new DedupeWindow(this.options.dedupeWindowMs, this.options.dedupeMaxEntries);
+    this.memory = new MemoryBudget(this.options.memoryBudgetBytes);
+    this.#log = this.options.log ?? new RingHistory(this.options.historySize, this.memory.parts.history);
+    const dedupeMemory = this.memory.parts.dedupe;
+    this.#dedupe = new DedupeWindow(this.options.dedupeWindowMs, this.options.dedupeMaxEntries, dedupeMemory.limit);
+    dedupeMemory.take(this.#dedupe.bytes); // all of it, at once: the window allocates nothing more
     this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
   }
 
@@ -201,14 +217,14 @@ export class Broker {
     const prepared = this.#prepare(inputs, pathOf, now);
     if (allowTypes) checkAllowed(prepared, allowTypes, pathOf);
     const { fresh, keys, duplicateSeqs } = this.#withoutDuplicates(prepared, now);
-    this.#checkBacklogs(fresh);
     const first = this.#lastSeq + 1;
-    // Encoding may still refuse an event, so nothing changes before every one has encoded.
+    // Encoding may still refuse an event, and the checks need each event's size: nothing changes before both.
     const events = encodeAll(fresh, first, (event) => pathOf(prepared.indexOf(event)));
+    const receivers = this.#checkRequired(events);
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
     this.#log.append(events);
-    this.#deliverToRequired(events);
+    this.#deliverToRequired(events, receivers);
     this.#offerToStreams(events);
     this.stats.accepted += events.length;
     this.stats.duplicates += duplicateSeqs.length;
@@ -267,42 +283,49 @@ export class Broker {
     return this.#isoTime.text;
   }
 
-  /** Refuses the whole publish if any required subscriber would hold too many events. */
-  #checkBacklogs(events: readonly PreparedEvent[]): void {
-    const added = this.#byRequiredSubscriber(events, () => 0, (count) => count + 1);
-    for (const [sub, count] of added ?? []) {
-      if (sub.backlog + count > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
-    }
-  }
-
-  #deliverToRequired(events: readonly AcceptedEvent[]): void {
-    const units = this.#byRequiredSubscriber(events, () => [] as AcceptedEvent[], (unit, event) => (unit.push(event), unit));
-    for (const [sub, unit] of units ?? []) {
-      sub.enqueue(unit);
-      this.#serveWaiters(sub);
-    }
-  }
-
-  /** Folds events per active required subscriber they match; undefined when none matches (the common case costs no Map). */
-  #byRequiredSubscriber<E extends { type: string }, T>(events: readonly E[], empty: () => T, add: (value: T, event: E) => T): Map<RequiredSubscription, T> | undefined {
-    let folded: Map<RequiredSubscription, T> | undefined;
-    for (const event of events) {
-      for (const sub of this.#requiredIndex.match(event.type)) {
-        if (sub.paused) continue;
-        folded ??= new Map();
-        folded.set(sub, add(folded.get(sub) ?? empty(), event));
+  /**
+   * The required subscribers these events would reach, after refusing the whole publish
+   * if one of them would hold more than its `maxBacklog`, or their events more than the
+   * required part of the memory budget.
+   */
+  #checkRequired(events: readonly HeldEvent[]): RequiredSubscription[] {
+    const receivers: RequiredSubscription[] = [];
+    const incoming: number[] = [];
+    let bytes = 0;
+    try {
+      for (const event of events) {
+        let held = false;
+        for (const sub of this.#requiredIndex.match(event.type)) {
+          if (sub.paused) continue;
+          if (sub.countIncoming() === 1) receivers.push(sub);
+          bytes += ENTRY_BYTES;
+          held = true;
+        }
+        if (held) bytes += eventMemory(event);
       }
+    } finally {
+      for (const sub of receivers) incoming.push(sub.takeIncoming());
     }
-    return folded;
+    const full = receivers.findIndex((sub, index) => sub.backlog + incoming[index] > sub.options.maxBacklog);
+    if (full !== -1) throw new BacklogFullError(receivers[full].id, receivers[full].options.maxBacklog);
+    const memory = this.memory.parts.required;
+    if (!memory.fits(bytes)) throw new MemoryBudgetError("required backlogs", memory.limit, largestBacklog(receivers)?.id);
+    return receivers;
   }
 
-  #offerToStreams(events: readonly AcceptedEvent[]): void {
+  #deliverToRequired(events: readonly HeldEvent[], receivers: readonly RequiredSubscription[]): void {
+    if (receivers.length === 0) return;
     for (const event of events) {
-      let bytes = -1; // measured only when some stream takes the event
+      for (const sub of this.#requiredIndex.match(event.type)) if (!sub.paused) sub.enqueue(event);
+    }
+    for (const sub of receivers) this.#serveWaiters(sub);
+  }
+
+  #offerToStreams(events: readonly HeldEvent[]): void {
+    for (const event of events) {
       for (const sub of this.#streamIndex.match(event.type)) {
         if (sub.paused) continue;
-        if (bytes === -1) bytes = jsonBytes(event);
-        if (sub.offer(event, bytes)) this.stats.streamDeliveries++;
+        if (sub.offer(event)) this.stats.streamDeliveries++;
         else this.stats.drops++;
       }
     }
@@ -343,7 +366,7 @@ export class Broker {
     if (this.#streamCount >= this.options.maxStreams) throw new TooManySubscriptionsError("stream", this.options.maxStreams);
     const limits = { maxEvents: this.options.streamBuffer, maxBytes: this.options.streamBufferBytes };
     const replay = since === undefined ? undefined : { afterSeq: since, untilSeq: this.#lastSeq };
-    return new StreamSubscription(this.options.newId(), types, this.#clock.now(), limits, this.#log, replay);
+    return new StreamSubscription(this.options.newId(), types, this.#clock.now(), limits, this.#log, this.memory.parts.streams, replay);
   }
 
   #newRequired(spec: RequiredSpec): RequiredSubscription {
@@ -353,7 +376,7 @@ export class Broker {
     }
     const { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked } = { ...this.options, ...options };
     const settings = { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked };
-    return new RequiredSubscription(this.options.newId(), name, types, this.#clock.now(), settings, this.#lastSeq);
+    return new RequiredSubscription(this.options.newId(), name, types, this.#clock.now(), settings, this.#lastSeq, this.memory.parts.required);
   }
 
   /**
@@ -375,6 +398,10 @@ export class Broker {
       for (const waiter of sub.waiters.splice(0)) waiter.deliver([]);
     }
     return true;
+  }
+
+  has(id: string): boolean {
+    return this.#subscriptions.has(id);
   }
 
   /** Throws SubscriptionNotFoundError for an unknown id. */
@@ -485,7 +512,7 @@ export class Broker {
     const leaseEnd = sub.oldestLeaseExpiresAt();
     if (leaseEnd !== undefined && leaseEnd <= now) sub.rewind();
     const { delivered, redelivered, parkedCount } = sub;
-    const deliveries = sub.take(Math.max(1, max), now + sub.options.ackTimeoutMs);
+    const deliveries = sub.take({ maxEvents: Math.max(1, max), maxBytes: this.options.maxPullBytes }, now + sub.options.ackTimeoutMs);
     this.stats.requiredDeliveries += sub.delivered - delivered;
     this.stats.redeliveries += sub.redelivered - redelivered;
     this.stats.parked += sub.parkedCount - parkedCount;
@@ -533,11 +560,15 @@ function checkAllowed(events: readonly PreparedEvent[], allowTypes: readonly str
   if (index !== -1) throw new ForbiddenTypeError(events[index].type, pathOf(index) + "/type");
 }
 
+function largestBacklog(subs: readonly RequiredSubscription[]): RequiredSubscription | undefined {
+  return subs.reduce<RequiredSubscription | undefined>((largest, sub) => (largest && largest.backlog >= sub.backlog ? largest : sub), undefined);
+}
+
 /** The events with seqs from `first`; a ValidationError names the input of the event that could not be encoded. */
-function encodeAll(events: readonly PreparedEvent[], first: number, inputPath: (event: PreparedEvent) => string): AcceptedEvent[] {
-  const accepted: AcceptedEvent[] = [];
+function encodeAll(events: readonly PreparedEvent[], first: number, inputPath: (event: PreparedEvent) => string): HeldEvent[] {
+  const accepted: HeldEvent[] = [];
   try {
-    for (const event of events) accepted.push(acceptEvent(event, first + accepted.length));
+    for (const event of events) accepted.push(acceptEvent(event, first + accepted.length, first));
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const prefix = inputPath(events[accepted.length]);

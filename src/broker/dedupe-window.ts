@@ -28,7 +28,7 @@ export class DedupeWindow {
   readonly #seqs: Float64Array;
   readonly #acceptedAt: Float64Array;
   readonly #hashes: Int32Array;
-  readonly #blocks: KeyBlock[] = [];
+  readonly #keys: KeyRing;
   /** Two numbers per table cell: its ring slot + 1 (0 is empty), then that slot's hash. */
   readonly #table: Int32Array;
   readonly #mask: number;
@@ -37,23 +37,39 @@ export class DedupeWindow {
   #preloaded = 0;
   #size = 0;
 
-  constructor(private readonly windowMs: number, maxEntries: number) {
-    this.#capacity = windowMs === 0 ? 0 : maxEntries;
+  /**
+   * @param maxBytes what it may hold in all: entries take `ENTRY_BYTES` each (fewer than
+   * `maxEntries` fit when that is more than half of it), keys the rest, 2 bytes a unit.
+   */
+  constructor(private readonly windowMs: number, maxEntries: number, maxBytes = maxEntries * (DedupeWindow.ENTRY_BYTES + 256)) {
+    this.#capacity = windowMs === 0 ? 0 : Math.max(1, Math.min(maxEntries, Math.floor(maxBytes / 2 / DedupeWindow.ENTRY_BYTES)));
     this.#seqs = new Float64Array(this.#capacity);
     this.#acceptedAt = new Float64Array(this.#capacity);
     this.#hashes = new Int32Array(this.#capacity);
-    for (let first = 0; first < this.#capacity; first += KEY_BLOCK_SLOTS) {
-      this.#blocks.push(new KeyBlock(Math.min(KEY_BLOCK_SLOTS, this.#capacity - first)));
-    }
+    const keyUnits = this.#capacity === 0 ? 0 : Math.floor((maxBytes - this.#capacity * DedupeWindow.ENTRY_BYTES) / 2);
+    this.#keys = new KeyRing(this.#capacity, Math.max(keyUnits, MAX_KEY_UNITS));
     // At most half full, so probe runs stay short.
     const cells = this.#capacity === 0 ? 0 : 2 ** Math.ceil(Math.log2(this.#capacity * 2));
     this.#table = new Int32Array(2 * cells);
     this.#mask = cells - 1;
   }
 
+  /** Bytes held per pair beside its key: seq, time, hash, key place and lengths, two table cells. */
+  static readonly ENTRY_BYTES = 8 + 8 + 4 + 4 + 4 + 16;
+
   /** Pairs remembered now. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Most pairs it can hold. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Bytes it holds, whatever it remembers: everything is allocated at construction. */
+  get bytes(): number {
+    return this.#capacity * DedupeWindow.ENTRY_BYTES + this.#keys.bytes;
   }
 
   /** The key of a (source, id) pair; the hash runs over each part, never over a joined copy. */
@@ -95,6 +111,7 @@ export class DedupeWindow {
   remember(key: DedupeKey, seq: number, now: number): void {
     if (this.#capacity === 0) return;
     if (this.#count === this.#capacity) this.#forgetOldest();
+    while (this.#count > 0 && !this.#keys.fits(key)) this.#forgetOldest();
     const previous = this.#find(key);
     if (previous !== -1) this.#removeCell(previous);
     const slot = (this.#oldest + this.#count) % this.#capacity;
@@ -102,7 +119,7 @@ export class DedupeWindow {
     this.#seqs[slot] = seq;
     this.#acceptedAt[slot] = now;
     this.#hashes[slot] = key.hash;
-    this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].write(slot % KEY_BLOCK_SLOTS, key);
+    this.#keys.write(slot, key);
     this.#insert(slot, key.hash);
   }
 
@@ -114,6 +131,7 @@ export class DedupeWindow {
     const slot = this.#oldest;
     this.#oldest = (this.#oldest + 1) % this.#capacity;
     this.#count--;
+    this.#keys.forget(slot);
     // A pair remembered again has already left the table for its newer slot.
     const cell = this.#cellOf(slot);
     if (cell !== -1) this.#removeCell(cell);
@@ -125,7 +143,7 @@ export class DedupeWindow {
     const hash = key.hash;
     for (let cell = hash & this.#mask; table[2 * cell] !== 0; cell = (cell + 1) & this.#mask) {
       const slot = table[2 * cell] - 1;
-      if (table[2 * cell + 1] === hash && this.#blocks[Math.floor(slot / KEY_BLOCK_SLOTS)].holds(slot % KEY_BLOCK_SLOTS, key)) return cell;
+      if (table[2 * cell + 1] === hash && this.#keys.holds(slot, key)) return cell;
     }
     return -1;
   }
@@ -179,67 +197,73 @@ function finalMix(hash: number): number {
   return hash ^ (hash >>> 13);
 }
 
-const KEY_BLOCK_SLOTS = 1_024;
+/** The longest key: a source of 1,024 characters and an id of 256 (the event schema's bounds). */
+const MAX_KEY_UNITS = 1_280;
 
 /**
- * The keys of one block of consecutive ring slots, as the code units of source then id.
- * Slots are written in order into this round's buffer; the previous round's buffer keeps
- * the keys of slots not yet written again (the ring writes a slot only after forgetting
- * it). When the round completes the buffers swap, so a block allocates only to grow.
+ * The keys of the ring's slots, as the code units of source then id, appended in slot
+ * order to a ring of units, so the oldest key is always the next to be overwritten: a key
+ * that does not fit makes the window forget its oldest pairs until it does.
  */
-class KeyBlock {
-  #current = new Uint16Array(0);
-  #previous = new Uint16Array(0);
-  /** Slots written in this round: lower ones are in `#current`, the others in `#previous`. */
-  #written = 0;
+class KeyRing {
+  readonly #units: Uint16Array;
   readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
   readonly #sourceLengths: Int32Array;
+  readonly #idLengths: Int32Array;
+  /** Where the next key goes, and the units held by remembered keys. */
+  #end = 0;
+  #used = 0;
 
-  constructor(readonly slots: number) {
+  constructor(slots: number, units: number) {
+    this.#units = new Uint16Array(units);
     this.#starts = new Int32Array(slots);
-    this.#lengths = new Int32Array(slots);
     this.#sourceLengths = new Int32Array(slots);
+    this.#idLengths = new Int32Array(slots);
   }
 
-  write(index: number, { source, id }: DedupeKey): void {
-    const start = index === 0 ? 0 : this.#starts[index - 1] + this.#lengths[index - 1];
-    this.#starts[index] = start;
-    this.#lengths[index] = source.length + id.length;
-    this.#sourceLengths[index] = source.length;
-    const units = this.#room(start + source.length + id.length);
-    copyUnits(source, units, start);
-    copyUnits(id, units, start + source.length);
-    this.#written = index + 1;
-    if (this.#written === this.slots) {
-      [this.#previous, this.#current] = [this.#current, this.#previous];
-      this.#written = 0;
+  get bytes(): number {
+    return this.#units.byteLength;
+  }
+
+  fits({ source, id }: DedupeKey): boolean {
+    return this.#used + source.length + id.length <= this.#units.length;
+  }
+
+  write(slot: number, { source, id }: DedupeKey): void {
+    this.#starts[slot] = this.#end;
+    this.#sourceLengths[slot] = source.length;
+    this.#idLengths[slot] = id.length;
+    this.#end = this.#copy(id, this.#copy(source, this.#end));
+    this.#used += source.length + id.length;
+  }
+
+  forget(slot: number): void {
+    this.#used -= this.#sourceLengths[slot] + this.#idLengths[slot];
+  }
+
+  holds(slot: number, { source, id }: DedupeKey): boolean {
+    if (this.#sourceLengths[slot] !== source.length || this.#idLengths[slot] !== id.length) return false;
+    const idStart = this.#equal(source, this.#starts[slot]);
+    return idStart !== -1 && this.#equal(id, idStart) !== -1;
+  }
+
+  /** Copies `text` from unit `at`, wrapping round; returns where it ended. */
+  #copy(text: string, at: number): number {
+    const units = this.#units;
+    for (let i = 0; i < text.length; i++) {
+      units[at] = text.charCodeAt(i);
+      if (++at === units.length) at = 0;
     }
+    return at;
   }
 
-  holds(index: number, { source, id }: DedupeKey): boolean {
-    if (this.#sourceLengths[index] !== source.length || this.#lengths[index] !== source.length + id.length) return false;
-    const units = index < this.#written ? this.#current : this.#previous;
-    const start = this.#starts[index];
-    return unitsEqual(source, units, start) && unitsEqual(id, units, start + source.length);
-  }
-
-  /** This round's buffer, grown (by doubling, keeping what is written) to hold `units` code units. */
-  #room(units: number): Uint16Array {
-    if (units > this.#current.length) {
-      const grown = new Uint16Array(Math.max(units, 2 * this.#current.length, 1_024));
-      grown.set(this.#current);
-      this.#current = grown;
+  /** Where `text` ends if the units from `at` hold it, else -1. */
+  #equal(text: string, at: number): number {
+    const units = this.#units;
+    for (let i = 0; i < text.length; i++) {
+      if (units[at] !== text.charCodeAt(i)) return -1;
+      if (++at === units.length) at = 0;
     }
-    return this.#current;
+    return at;
   }
-}
-
-function copyUnits(text: string, units: Uint16Array, at: number): void {
-  for (let i = 0; i < text.length; i++) units[at + i] = text.charCodeAt(i);
-}
-
-function unitsEqual(text: string, units: Uint16Array, at: number): boolean {
-  for (let i = 0; i < text.length; i++) if (units[at + i] !== text.charCodeAt(i)) return false;
-  return true;
 }

@@ -34,6 +34,14 @@ export class BacklogFullError extends BrokerError {
   }
 }
 
+/** Accepting would take a part of the broker's memory budget past its bound; nothing was accepted. */
+export class MemoryBudgetError extends BrokerError {
+  readonly code = "memory-full";
+  constructor(readonly part: string, readonly limitBytes: number, readonly subscriptionId?: string) {
+    super(`the broker's memory budget for ${part} (${limitBytes} bytes) is spent${subscriptionId ? `; subscription ${subscriptionId} holds the largest backlog` : ""}`);
+  }
+}
+
 /** The caller may not publish an event of this type; nothing was accepted. */
 export class ForbiddenTypeError extends BrokerError {
   readonly code = "forbidden";

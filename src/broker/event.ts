@@ -21,6 +21,19 @@ export interface AcceptedEvent {
    * encodes once per write (a pull of 1,000 events is one encoding), not once per event.
    */
   readonly json: string;
+  /** The length of `json` in UTF-8 bytes: what stream buffers and the memory budget count. */
+  readonly size: number;
+}
+
+/**
+ * The core's own record of an accepted event: what it shares with every subscriber, plus
+ * what delivery to required subscribers keeps track of.
+ */
+export interface HeldEvent extends AcceptedEvent {
+  /** The seq of the first event of the publish that brought it: events of one publish share it, so a batch is delivered whole. */
+  readonly batch: number;
+  /** Required subscriptions (and their parked lists) still holding it; counted in the memory budget while above 0. */
+  holders: number;
 }
 
 /** A validated event with its defaults applied, waiting for its seq to be encoded. */
@@ -131,20 +144,20 @@ export function prepareEvent(input: EventInput, nowIso: string, newId: () => str
  * ValidationError when the runtime cannot encode `data`, so the broker accepts only
  * after every event of a publish has encoded.
  */
-export function acceptEvent(prepared: PreparedEvent, seq: number): AcceptedEvent {
+export function acceptEvent(prepared: PreparedEvent, seq: number, batch: number): HeldEvent {
   prepared.attributes.seq = seq;
-  return { seq, type: prepared.type, json: encodeOnce(prepared.attributes) };
+  const json = encodeOnce(prepared.attributes);
+  return { seq, type: prepared.type, json, size: utf8Bytes(json), batch, holders: 0 };
 }
 
 const utf8 = new TextEncoder();
 const scratch = new Uint8Array(65_536);
 
-/** The length in UTF-8 bytes of an event's JSON, the unit of stream buffer bounds. */
-export function jsonBytes(event: AcceptedEvent): number {
-  const json = event.json;
+/** The length of `text` in UTF-8 bytes. */
+export function utf8Bytes(text: string): number {
   // Encoding into a scratch buffer is the runtimes' fastest count; it stops when the buffer is full.
-  const { read, written } = utf8.encodeInto(json, scratch);
-  return read === json.length ? written : utf8Length(json);
+  const { read, written } = utf8.encodeInto(text, scratch);
+  return read === text.length ? written : utf8Length(text);
 }
 
 function utf8Length(text: string): number {

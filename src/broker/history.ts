@@ -1,4 +1,5 @@
 import type { AcceptedEvent } from "./event.ts";
+import { eventMemory, type MemoryPart } from "./memory-budget.ts";
 
 /** Seqs a reader asked for that are no longer kept. */
 export interface Gap {
@@ -25,22 +26,36 @@ export interface EventLog {
   readAfter(afterSeq: number, max: number): LogRead;
 }
 
-/** A bounded ring of the most recent `capacity` events; older ones fall off. */
+/**
+ * A bounded ring of the most recent events: at most `capacity` of them, and at most what
+ * `memory` allows; the oldest fall off first.
+ */
 export class RingHistory implements EventLog {
   readonly #ring: (AcceptedEvent | undefined)[];
   #oldestSeq = 1;
   #nextSeq = 1;
 
-  constructor(readonly capacity: number) {
+  constructor(readonly capacity: number, private readonly memory?: MemoryPart) {
     this.#ring = new Array(Math.max(capacity, 0));
   }
 
+  /** The seq of the oldest event kept (the next seq when none is). */
+  get oldestSeq(): number {
+    return this.#oldestSeq;
+  }
+
   append(events: readonly AcceptedEvent[]): void {
+    if (this.capacity === 0) {
+      this.#oldestSeq = this.#nextSeq = (events.at(-1)?.seq ?? this.#nextSeq - 1) + 1;
+      return;
+    }
     for (const event of events) {
-      if (this.capacity > 0) this.#ring[event.seq % this.capacity] = event;
+      if (event.seq - this.capacity >= this.#oldestSeq) this.#forgetOldest();
+      this.#ring[event.seq % this.capacity] = event;
+      this.memory?.take(eventMemory(event));
       this.#nextSeq = event.seq + 1;
     }
-    this.#oldestSeq = Math.max(this.#oldestSeq, this.#nextSeq - this.capacity);
+    while (this.memory && this.memory.used > this.memory.limit && this.#oldestSeq < this.#nextSeq) this.#forgetOldest();
   }
 
   readAfter(afterSeq: number, max: number): LogRead {
@@ -50,5 +65,13 @@ export class RingHistory implements EventLog {
     const events: AcceptedEvent[] = [];
     for (let seq = first; seq < end; seq++) events.push(this.#ring[seq % this.capacity]!);
     return gap ? { events, gap } : { events };
+  }
+
+  #forgetOldest(): void {
+    const slot = this.#oldestSeq % this.capacity;
+    const event = this.#ring[slot];
+    if (event) this.memory?.release(eventMemory(event));
+    this.#ring[slot] = undefined;
+    this.#oldestSeq++;
   }
 }

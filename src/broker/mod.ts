@@ -10,6 +10,7 @@ export {
   BrokerError,
   ForbiddenTypeError,
   type FieldIssue,
+  MemoryBudgetError,
   NotRequiredError,
   SubscriptionNotFoundError,
   TooManySubscriptionsError,
@@ -17,6 +18,7 @@ export {
 } from "./errors.ts";
 export { type AcceptedEvent, type EventInput, eventInputSchema } from "./event.ts";
 export { type EventLog, type Gap, type LogRead, RingHistory } from "./history.ts";
+export { BUDGET_SHARES, type BudgetPartName, MemoryBudget, MemoryPart } from "./memory-budget.ts";
 export { type Delivery, type ParkedEvent, RequiredSubscription } from "./required-subscription.ts";
 export { isNotice, type StreamItem, type StreamNotice, StreamSubscription } from "./stream-subscription.ts";
 export { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema, typePatternsSchema } from "./subscription-spec.ts";

@@ -1,5 +1,6 @@
 import type { AcceptedEvent } from "./event.ts";
 import type { EventLog, Gap } from "./history.ts";
+import type { MemoryPart } from "./memory-budget.ts";
 import { matchesAny } from "./type-pattern.ts";
 
 /** Something the broker tells a stream's reader besides events. */
@@ -28,10 +29,18 @@ export interface Replay {
   readonly untilSeq: number;
 }
 
+type DropNotice = { kind: "dropped"; count: number; from: number; to: number };
+
 /**
  * A non-required subscriber: the broker offers it events, which wait in a bounded buffer
  * until its reader takes them; when the buffer is full the event is dropped and counted,
  * so a slow reader never slows the broker.
+ *
+ * Every stream's buffer, and what its reader has handed on to the runtime and the runtime
+ * has not yet taken, is counted in one budget shared by all streams. A reader that waits
+ * for events always gets them (up to its own bound), since it passes them on at once; a
+ * stalled one is also refused when the shared budget is spent, so however many streams
+ * stall, together they hold no more than that budget.
  */
 export class StreamSubscription {
   readonly kind = "stream";
@@ -44,9 +53,14 @@ export class StreamSubscription {
   /** Called when items become readable after `read()` came back empty. */
   onReadable: (() => void) | null = null;
 
-  #buffer: AcceptedEvent[] = [];
+  /** Events and drop notices, in order: a drop is reported right after the events that fit. */
+  #buffer: StreamItem[] = [];
+  #bufferedEvents = 0;
   #bufferedBytes = 0;
-  #unreportedDrop: { count: number; from: number; to: number } | null = null;
+  /** Bytes the reader handed on and has not come back from. */
+  #handedBytes = 0;
+  /** The last `read()` found nothing: the reader is waiting, and will pass on what comes at once. */
+  #readerWaiting = true;
   #replay: { afterSeq: number; untilSeq: number } | null;
   #closingReason: string | null = null;
   #finished = false;
@@ -57,6 +71,7 @@ export class StreamSubscription {
     readonly created: number,
     private readonly limits: StreamBufferLimits,
     private readonly log: EventLog,
+    private readonly memory: MemoryPart,
     replay?: Replay,
   ) {
     this.#replay = replay && replay.afterSeq < replay.untilSeq ? { ...replay } : null;
@@ -67,46 +82,45 @@ export class StreamSubscription {
     return this.#finished;
   }
 
+  /** Events waiting for the reader. */
   get buffered(): number {
-    return this.#buffer.length;
+    return this.#bufferedEvents;
+  }
+
+  /** Takes a live event into the buffer, or drops it when there is no room; returns whether it was kept. */
+  offer(event: AcceptedEvent): boolean {
+    if (this.#closingReason !== null) return false;
+    const wasEmpty = this.#buffer.length === 0;
+    if (this.#hasRoomFor(event.size)) {
+      this.#buffer.push(event);
+      this.#bufferedEvents++;
+      this.#bufferedBytes += event.size;
+      this.memory.take(event.size);
+    } else this.#drop(event.seq);
+    if (wasEmpty) this.onReadable?.();
+    return this.#buffer.at(-1) === event;
   }
 
   /**
-   * Takes a live event into the buffer, or drops it when the buffer is full; returns
-   * whether it was kept. `bytes` is `jsonBytes(event)`, measured once for every stream.
+   * What is ready for the reader, in order, holding events of at most `maxBytes` (at
+   * least one); empty when it must wait for `onReadable`. Reading again means the reader
+   * is done with what it was handed before.
    */
-  offer(event: AcceptedEvent, bytes: number): boolean {
-    if (this.#closingReason !== null) return false;
-    const wasEmpty = this.#buffer.length === 0 && this.#unreportedDrop === null;
-    const full = this.#buffer.length >= this.limits.maxEvents || this.#bufferedBytes + bytes > this.limits.maxBytes;
-    if (full) this.#drop(event.seq);
-    else {
-      this.#buffer.push(event);
-      this.#bufferedBytes += bytes;
-    }
-    if (wasEmpty) this.onReadable?.();
-    return !full;
+  read(maxBytes = Infinity): StreamItem[] {
+    this.#letGoOfHanded();
+    if (this.#finished) return [];
+    let items: StreamItem[] = [];
+    while (this.#replay && items.length === 0) items = this.#readReplay(this.#replay, maxBytes);
+    if (items.length === 0) items = this.#readBuffer(maxBytes);
+    this.#readerWaiting = items.length === 0;
+    return items;
   }
 
-  /** Everything ready for the reader, in order; empty when it must wait for `onReadable`. */
-  read(): StreamItem[] {
-    if (this.#finished) return [];
-    while (this.#replay) {
-      const replayed = this.#readReplay(this.#replay);
-      if (replayed.length > 0) return replayed;
-    }
-    const items: StreamItem[] = this.#buffer;
-    this.delivered += items.length;
-    this.#buffer = [];
-    this.#bufferedBytes = 0;
-    // Drops happen only while the buffer is full, so they all follow what it held.
-    if (this.#unreportedDrop) items.push({ kind: "dropped", ...this.#unreportedDrop });
-    this.#unreportedDrop = null;
-    if (this.#closingReason !== null) {
-      items.push({ kind: "closing", reason: this.#closingReason });
-      this.#finished = true;
-    }
-    return items;
+  /** The reader passed `bytes` on to its transport; they count against the streams' budget until it reads again. */
+  handed(bytes: number): void {
+    this.#handedBytes += bytes;
+    this.memory.take(bytes);
+    this.#readerWaiting = false;
   }
 
   /** Ends the stream: the reader gets what is buffered, then a closing notice. */
@@ -116,28 +130,81 @@ export class StreamSubscription {
     this.onReadable?.();
   }
 
+  /** The reader is gone: lets go of everything buffered and handed. Idempotent. */
+  release(): void {
+    this.#letGoOfHanded();
+    this.memory.release(this.#bufferedBytes);
+    this.#buffer = [];
+    this.#bufferedEvents = this.#bufferedBytes = 0;
+    this.#finished = true;
+  }
+
+  #hasRoomFor(bytes: number): boolean {
+    if (this.#bufferedEvents >= this.limits.maxEvents || this.#bufferedBytes + bytes > this.limits.maxBytes) return false;
+    return this.#readerWaiting || this.memory.fits(bytes);
+  }
+
+  #readBuffer(maxBytes: number): StreamItem[] {
+    let count = 0;
+    let bytes = 0;
+    let events = 0;
+    for (const item of this.#buffer) {
+      if (!isNotice(item)) {
+        if (events > 0 && bytes + item.size > maxBytes) break;
+        bytes += item.size;
+        events++;
+      }
+      count++;
+    }
+    const items = count === this.#buffer.length ? this.#buffer : this.#buffer.slice(0, count);
+    this.#buffer = count === this.#buffer.length ? [] : this.#buffer.slice(count);
+    this.#bufferedEvents -= events;
+    this.#bufferedBytes -= bytes;
+    this.memory.release(bytes);
+    this.delivered += events;
+    if (this.#buffer.length === 0 && this.#closingReason !== null) {
+      items.push({ kind: "closing", reason: this.#closingReason });
+      this.#finished = true;
+    }
+    return items;
+  }
+
   #drop(seq: number): void {
     this.dropped++;
-    const drop = this.#unreportedDrop;
-    if (drop) {
-      drop.count++;
-      drop.to = seq;
-    } else this.#unreportedDrop = { count: 1, from: seq, to: seq };
+    const last = this.#buffer.at(-1);
+    if (last && isNotice(last) && last.kind === "dropped" && last.to === seq - 1) {
+      (last as DropNotice).count++;
+      (last as DropNotice).to = seq;
+    } else this.#buffer.push({ kind: "dropped", count: 1, from: seq, to: seq });
+  }
+
+  #letGoOfHanded(): void {
+    this.memory.release(this.#handedBytes);
+    this.#handedBytes = 0;
   }
 
   /** One buffer's worth of history at a time, so replay memory stays bounded too. */
-  #readReplay(replay: { afterSeq: number; untilSeq: number }): StreamItem[] {
+  #readReplay(replay: { afterSeq: number; untilSeq: number }, maxBytes: number): StreamItem[] {
     const room = Math.min(this.limits.maxEvents, replay.untilSeq - replay.afterSeq);
     const { events, gap } = this.log.readAfter(replay.afterSeq, room);
-    const items: StreamItem[] = [];
-    if (gap) items.push(gapNotice(gap, replay.untilSeq));
-    for (const event of events) {
-      if (event.seq > replay.untilSeq) break;
-      if (matchesAny(this.types, event.type)) items.push(event);
-    }
-    this.delivered += items.length - (gap ? 1 : 0);
+    const byteLimit = Math.min(maxBytes, this.limits.maxBytes);
+    const items: StreamItem[] = gap ? [gapNotice(gap, replay.untilSeq)] : [];
     // An empty read means the log holds nothing more: the replay is over.
-    replay.afterSeq = Math.min(events.at(-1)?.seq ?? replay.untilSeq, replay.untilSeq);
+    let readThrough = events.length === 0 ? replay.untilSeq : replay.afterSeq;
+    let bytes = 0;
+    for (const event of events) {
+      if (event.seq > replay.untilSeq) {
+        readThrough = replay.untilSeq;
+        break;
+      }
+      if (bytes > 0 && bytes + event.size > byteLimit) break;
+      readThrough = event.seq;
+      if (!matchesAny(this.types, event.type)) continue;
+      items.push(event);
+      bytes += event.size;
+      this.delivered++;
+    }
+    replay.afterSeq = Math.max(readThrough, gap ? Math.min(gap.to, replay.untilSeq) : replay.afterSeq);
     if (replay.afterSeq >= replay.untilSeq) this.#replay = null;
     return items;
   }

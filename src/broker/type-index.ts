@@ -10,9 +10,14 @@ export class TypeIndex<T> {
   readonly #exact = new Map<string, Set<T>>();
   readonly #prefix = new Map<string, Set<T>>();
   readonly #cache = new Map<string, readonly T[]>();
+  /** Items across every cached answer: ten thousand types each matched by every one of ten thousand subscribers would be 10^8. */
+  #cachedItems = 0;
 
-  /** @param maxCachedTypes bound on cached answers, since producers choose the types. */
-  constructor(private readonly maxCachedTypes = 10_000) {}
+  /**
+   * @param maxCachedTypes bound on cached answers, since producers choose the types;
+   * @param maxCachedItems bound on the items they hold together (8 bytes each).
+   */
+  constructor(private readonly maxCachedTypes = 10_000, private readonly maxCachedItems = 1_000_000) {}
 
   add(item: T, patterns: readonly string[]): void {
     for (const pattern of patterns) {
@@ -21,7 +26,7 @@ export class TypeIndex<T> {
       if (!bucket) this.#everything.add(item);
       else setOf(bucket, key).add(item);
     }
-    this.#cache.clear();
+    this.#clearCache();
   }
 
   remove(item: T, patterns: readonly string[]): void {
@@ -33,7 +38,7 @@ export class TypeIndex<T> {
         if (bucket.get(key)?.size === 0) bucket.delete(key);
       }
     }
-    this.#cache.clear();
+    this.#clearCache();
   }
 
   /** Every item with a pattern that selects `type`, each once. */
@@ -41,9 +46,20 @@ export class TypeIndex<T> {
     let found = this.#cache.get(type);
     if (found) return found;
     found = this.#lookUp(type);
-    if (this.#cache.size >= this.maxCachedTypes) this.#cache.clear();
+    if (this.#cache.size >= this.maxCachedTypes || this.#cachedItems + found.length > this.maxCachedItems) this.#clearCache();
     this.#cache.set(type, found);
+    this.#cachedItems += found.length;
     return found;
+  }
+
+  /** Answers cached now, and the items they hold. */
+  get cached(): { types: number; items: number } {
+    return { types: this.#cache.size, items: this.#cachedItems };
+  }
+
+  #clearCache(): void {
+    this.#cache.clear();
+    this.#cachedItems = 0;
   }
 
   #lookUp(type: string): T[] {

@@ -7,17 +7,18 @@ import { DedupeWindow } from "../../src/broker/dedupe-window.ts";
 const WINDOW_MS = 1_000;
 
 class ModelWindow {
-  readonly pairs: { key: string; seq: number; at: number }[] = [];
-  constructor(readonly maxEntries: number) {}
+  readonly pairs: { key: string; units: number; seq: number; at: number }[] = [];
+  constructor(readonly maxEntries: number, readonly maxUnits = Infinity) {}
 
   seqOf(key: string, now: number): number | undefined {
     while (this.pairs.length > 0 && now - this.pairs[0].at >= WINDOW_MS) this.pairs.shift();
     return this.pairs.findLast((pair) => pair.key === key)?.seq;
   }
 
-  remember(key: string, seq: number, now: number): void {
+  remember(key: string, units: number, seq: number, now: number): void {
     if (this.pairs.length === this.maxEntries) this.pairs.shift();
-    this.pairs.push({ key, seq, at: now });
+    while (this.pairs.reduce((sum, pair) => sum + pair.units, 0) + units > this.maxUnits) this.pairs.shift();
+    this.pairs.push({ key, units, seq, at: now });
   }
 }
 
@@ -32,9 +33,11 @@ const operation = fc.record({
 });
 
 // `preload` is only a hint about what is read next: the model has no counterpart to it.
-function agreesWithModel(maxEntries: number, operations: { text: string; split: number; remember: boolean; preload: boolean; elapsed: number }[]): void {
-  const window = new DedupeWindow(WINDOW_MS, maxEntries);
-  const model = new ModelWindow(maxEntries);
+type Operation = { text: string; split: number; remember: boolean; preload: boolean; elapsed: number };
+
+function agreesWithModel(maxEntries: number, operations: Operation[], maxBytes?: number): void {
+  const window = new DedupeWindow(WINDOW_MS, maxEntries, maxBytes);
+  const model = new ModelWindow(window.capacity, (window.bytes - window.capacity * DedupeWindow.ENTRY_BYTES) / 2);
   let now = 0;
   operations.forEach(({ text, split, remember, preload, elapsed }, seq) => {
     now += elapsed;
@@ -44,17 +47,35 @@ function agreesWithModel(maxEntries: number, operations: { text: string; split: 
     assert.equal(window.seqOf(DedupeWindow.keyOf(source, id), now), model.seqOf(pair, now), `seqOf(${pair}) at step ${seq}`);
     if (remember) {
       window.remember(DedupeWindow.keyOf(source, id), seq, now);
-      model.remember(pair, seq, now);
+      model.remember(pair, source.length + id.length, seq, now);
     }
   });
 }
 
 test("DedupeWindow answers as a list of pairs would, for small windows", () => {
-  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.array(operation, { maxLength: 300 }), agreesWithModel), { numRuns: 300 });
+  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.array(operation, { maxLength: 300 }), (max, ops) => agreesWithModel(max, ops)), { numRuns: 300 });
 });
 
-test("DedupeWindow answers as a list of pairs would across its packed key blocks", () => {
-  fc.assert(fc.property(fc.integer({ min: 1_025, max: 2_200 }), fc.array(operation, { minLength: 3_000, maxLength: 6_000 }), agreesWithModel), { numRuns: 8 });
+test("DedupeWindow answers as a list of pairs would when its ring of entries wraps round many times", () => {
+  fc.assert(fc.property(fc.integer({ min: 1_025, max: 2_200 }), fc.array(operation, { minLength: 3_000, maxLength: 6_000 }), (max, ops) => agreesWithModel(max, ops)), { numRuns: 8 });
+});
+
+test("DedupeWindow within a byte bound forgets its oldest pairs when a key does not fit, as a list bounded in key length would", () => {
+  // Ten keys of 60 to 240 units, which differ at every place, so an overwritten key cannot pass for another.
+  const text = (n: number) => Array.from({ length: 60 + 20 * n }, (_, i) => String.fromCharCode(97 + ((i * 7 + n) % 26))).join("");
+  const longKeys = operation.chain((op) => fc.integer({ min: 0, max: 9 }).map((n) => ({ ...op, text: text(n) })));
+  fc.assert(fc.property(fc.integer({ min: 1, max: 60 }), fc.array(longKeys, { maxLength: 400 }), (max, ops) => agreesWithModel(max, ops, 4_000)), { numRuns: 200 });
+});
+
+test("DedupeWindow holds what its byte bound allows, however long the keys", () => {
+  const window = new DedupeWindow(60_000, 100_000, 1_000_000);
+  assert.ok(window.bytes <= 1_000_000 + 2 * 1_280, `${window.bytes} bytes`);
+  assert.ok(window.capacity < 100_000, "fewer entries fit than asked");
+  const key = (i: number) => DedupeWindow.keyOf("/".padEnd(1_024, "s"), `${i}`.padStart(256, "0"));
+  for (let i = 0; i < 2_000; i++) window.remember(key(i), i, 0);
+  assert.equal(window.seqOf(key(1_999), 0), 1_999);
+  assert.equal(window.seqOf(key(0), 0), undefined, "the oldest long keys were forgotten to make room");
+  assert.ok(window.size * 1_280 * 2 <= window.bytes);
 });
 
 test("DedupeWindow finds every pair of a full window and forgets them in acceptance order", () => {

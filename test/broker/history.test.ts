@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { type AcceptedEvent, RingHistory } from "../../src/broker/mod.ts";
 
 const events = (from: number, to: number): AcceptedEvent[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => ({ seq: from + i, type: "t", source: "/", id: `${from + i}`, json: "{}" }));
+  Array.from({ length: to - from + 1 }, (_, i) => ({ seq: from + i, type: "t", source: "/", id: `${from + i}`, json: "{}", size: 2 }));
 
 test("RingHistory.readAfter() returns events after a seq, up to max", () => {
   const history = new RingHistory(10);

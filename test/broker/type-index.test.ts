@@ -32,6 +32,18 @@ test("TypeIndex forgets removed subscribers, cached answers included", () => {
 test("TypeIndex keeps its cache bounded however many types producers invent", () => {
   const index = new TypeIndex<string>(10);
   index.add("s", ["*"]);
-  for (let i = 0; i < 1_000; i++) assert.deepEqual(index.match(`t${i}`), ["s"]);
+  for (let i = 0; i < 1_000; i++) {
+    assert.deepEqual(index.match(`t${i}`), ["s"]);
+    assert.ok(index.cached.types <= 10, `${index.cached.types} answers cached`);
+  }
   assert.deepEqual(index.match("t0"), ["s"]);
+});
+
+test("TypeIndex keeps the items of its cached answers bounded however many subscribers each holds", () => {
+  const index = new TypeIndex<number>(10_000, 250);
+  for (let i = 0; i < 100; i++) index.add(i, ["*"]);
+  for (let i = 0; i < 50; i++) {
+    assert.equal(index.match(`t${i}`).length, 100);
+    assert.ok(index.cached.items <= 250, `${index.cached.items} items cached`);
+  }
 });

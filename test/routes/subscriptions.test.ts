@@ -242,7 +242,7 @@ test("GET parked lists events given up on after maxDeliveries, counted in the su
 });
 
 test("a pull body splices each stored event with its delivery count, across delivery units", () => {
-  const stored = (seq: number) => ({ seq, type: "a", source: "/s", id: `e-${seq}`, json: `{"id":"e-${seq}","data":{"n":[${seq}]},"seq":${seq}}` });
+  const stored = (seq: number) => ({ seq, type: "a", source: "/s", id: `e-${seq}`, json: `{"id":"e-${seq}","data":{"n":[${seq}]},"seq":${seq}}`, size: 40 });
   const units: Delivery[] = [{ events: [stored(1), stored(2)], deliveries: 1 }, { events: [stored(3)], deliveries: 12 }];
   const body = JSON.parse(pullBody(units));
   assert.deepEqual(body, { events: [
