@@ -24,6 +24,9 @@ export class BrokerMetrics {
   constructor(private readonly broker: Broker) {
     collectDefaultMetrics({ register: this.registry });
     for (const name of COSTLY_DEFAULT_SERIES) this.registry.removeSingleMetric(name);
+    // prom-client reads /proc/self/status, which Deno 2.9 allows only with --allow-all (it reports 0 otherwise).
+    this.registry.removeSingleMetric("process_resident_memory_bytes");
+    this.#gauge("process_resident_memory_bytes", "Resident memory size in bytes.", () => process.memoryUsage().rss);
     const registers = [this.registry];
     const stats = broker.stats;
     this.#total("broker_events_accepted_total", "Events accepted.", () => stats.accepted);

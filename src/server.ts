@@ -1,6 +1,6 @@
 /** Builds the broker and its HTTP app for any runtime; entry points only serve it. */
 import { Hono } from "hono";
-import { Broker, type Clock, systemClock } from "./broker/mod.ts";
+import { Broker, type Clock, MemoryBudget, systemClock } from "./broker/mod.ts";
 import type { Settings } from "./config.ts";
 import { accessControl } from "../routes/auth.ts";
 import { corsFor } from "../routes/cors.ts";
@@ -24,7 +24,7 @@ export interface BrokerServer {
 
 export function createBrokerServer(settings: Settings, clock: Clock = systemClock): BrokerServer {
   const broker = new Broker({ ...settings, clock });
-  const hub = new SseHub(settings.heartbeatMs);
+  const hub = new SseHub(settings.heartbeatMs, broker.memory.parts.streams);
   const app = new Hono<AppEnv>();
   if (settings.corsOrigins.length > 0) app.use(corsFor(settings.corsOrigins));
   if (settings.jwtSecret) app.use(accessControl(settings.jwtSecret));
@@ -58,9 +58,16 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 /** The lines printed at start: the address, and a warning when exposed without access control. */
 export function startupLines(settings: Settings, port: number): string[] {
   const shown = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  const lines = [`event-broker listening on http://${shown}:${port}`];
+  const lines = [`event-broker listening on http://${shown}:${port} (${memoryLine(settings.memoryBudgetBytes)})`];
   if (!LOOPBACK.has(settings.host) && !settings.jwtSecret) {
     lines.push(`warning: listening on ${settings.host} with access control off; anyone who can reach it may publish and subscribe`);
   }
   return lines;
+}
+
+/** The memory budget and its parts: `memory budget 256 MiB: required 102 MiB, …`. */
+function memoryLine(totalBytes: number): string {
+  const mib = (bytes: number) => `${Math.round(bytes / 1_048_576)} MiB`;
+  const parts = Object.values(new MemoryBudget(totalBytes).parts).map((part) => `${part.name} ${mib(part.limit)}`);
+  return `memory budget ${mib(totalBytes)}: ${parts.join(", ")}`;
 }

@@ -36,13 +36,15 @@ import {
   ValidationError,
 } from "./errors.ts";
 import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
-import { acceptEvent, type HeldEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
+import { acceptEvent, type AcceptedEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { type EventLog, RingHistory } from "./history.ts";
-import { ENTRY_BYTES, eventMemory, MemoryBudget } from "./memory-budget.ts";
+import { ENTRY_BYTES, MemoryBudget } from "./memory-budget.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
+import { StreamBuffers } from "./stream-buffers.ts";
 import { StreamSubscription } from "./stream-subscription.ts";
 import { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema } from "./subscription-spec.ts";
 import { TypeIndex } from "./type-index.ts";
+import { type Unit, unitsFor } from "./unit.ts";
 import { matchesAny } from "./type-pattern.ts";
 import { parseOrThrow } from "./validate.ts";
 
@@ -164,6 +166,7 @@ export class Broker {
   readonly #requiredIndex = new TypeIndex<RequiredSubscription>();
   readonly #streamIndex = new TypeIndex<StreamSubscription>();
   readonly #dedupe: DedupeWindow;
+  readonly #streamBuffers: StreamBuffers;
   /** Lifetime counters; plain increments, nothing more, on the hot path. */
   readonly stats: BrokerStats = { accepted: 0, duplicates: 0, streamDeliveries: 0, drops: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
   #lastSeq = 0;
@@ -176,9 +179,9 @@ export class Broker {
     this.#clock = this.options.clock;
     this.memory = new MemoryBudget(this.options.memoryBudgetBytes);
     this.#log = this.options.log ?? new RingHistory(this.options.historySize, this.memory.parts.history);
+    this.#streamBuffers = new StreamBuffers(this.memory.parts.streams);
     const dedupeMemory = this.memory.parts.dedupe;
-    this.#dedupe = new DedupeWindow(this.options.dedupeWindowMs, this.options.dedupeMaxEntries, dedupeMemory.limit);
-    dedupeMemory.take(this.#dedupe.bytes); // all of it, at once: the window allocates nothing more
+    this.#dedupe = new DedupeWindow(this.options.dedupeWindowMs, this.options.dedupeMaxEntries, dedupeMemory.limit, dedupeMemory);
     this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
   }
 
@@ -220,11 +223,11 @@ export class Broker {
     const first = this.#lastSeq + 1;
     // Encoding may still refuse an event, and the checks need each event's size: nothing changes before both.
     const events = encodeAll(fresh, first, (event) => pathOf(prepared.indexOf(event)));
-    const receivers = this.#checkRequired(events);
+    const required = this.#checkRequired(events);
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
     this.#log.append(events);
-    this.#deliverToRequired(events, receivers);
+    this.#deliverToRequired(required);
     this.#offerToStreams(events);
     this.stats.accepted += events.length;
     this.stats.duplicates += duplicateSeqs.length;
@@ -284,50 +287,37 @@ export class Broker {
   }
 
   /**
-   * The required subscribers these events would reach, after refusing the whole publish
-   * if one of them would hold more than its `maxBacklog`, or their events more than the
-   * required part of the memory budget.
+   * What each required subscriber these events reach will take, after refusing the whole
+   * publish if one of them would hold more than its `maxBacklog`, or their events more
+   * than the required part of the memory budget.
    */
-  #checkRequired(events: readonly HeldEvent[]): RequiredSubscription[] {
-    const receivers: RequiredSubscription[] = [];
-    const incoming: number[] = [];
-    let bytes = 0;
-    try {
-      for (const event of events) {
-        let held = false;
-        for (const sub of this.#requiredIndex.match(event.type)) {
-          if (sub.paused) continue;
-          if (sub.countIncoming() === 1) receivers.push(sub);
-          bytes += ENTRY_BYTES;
-          held = true;
-        }
-        if (held) bytes += eventMemory(event);
-      }
-    } finally {
-      for (const sub of receivers) incoming.push(sub.takeIncoming());
+  #checkRequired(events: readonly AcceptedEvent[]): Map<RequiredSubscription, Unit> {
+    const index = this.#requiredIndex;
+    const taken = unitsFor(events, index.everything, (type) => index.matchSpecific(type), (sub) => sub.paused);
+    const units = new Set<Unit>();
+    for (const [sub, unit] of taken) {
+      if (sub.backlog + unit.events.length > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
+      units.add(unit);
     }
-    const full = receivers.findIndex((sub, index) => sub.backlog + incoming[index] > sub.options.maxBacklog);
-    if (full !== -1) throw new BacklogFullError(receivers[full].id, receivers[full].options.maxBacklog);
+    const bytes = [...units].reduce((sum, unit) => sum + unit.bytes, ENTRY_BYTES * taken.size);
     const memory = this.memory.parts.required;
-    if (!memory.fits(bytes)) throw new MemoryBudgetError("required backlogs", memory.limit, largestBacklog(receivers)?.id);
-    return receivers;
+    if (!memory.fits(bytes)) throw new MemoryBudgetError("required backlogs", memory.limit, largestBacklog([...taken.keys()])?.id);
+    return taken;
   }
 
-  #deliverToRequired(events: readonly HeldEvent[], receivers: readonly RequiredSubscription[]): void {
-    if (receivers.length === 0) return;
-    for (const event of events) {
-      for (const sub of this.#requiredIndex.match(event.type)) if (!sub.paused) sub.enqueue(event);
+  #deliverToRequired(deliveries: Map<RequiredSubscription, Unit>): void {
+    for (const [sub, unit] of deliveries) {
+      sub.enqueue(unit);
+      this.#serveWaiters(sub);
     }
-    for (const sub of receivers) this.#serveWaiters(sub);
   }
 
-  #offerToStreams(events: readonly HeldEvent[]): void {
-    for (const event of events) {
-      for (const sub of this.#streamIndex.match(event.type)) {
-        if (sub.paused) continue;
-        if (sub.offer(event)) this.stats.streamDeliveries++;
-        else this.stats.drops++;
-      }
+  #offerToStreams(events: readonly AcceptedEvent[]): void {
+    const index = this.#streamIndex;
+    for (const [sub, unit] of unitsFor(events, index.everything, (type) => index.matchSpecific(type), (sub) => sub.paused)) {
+      const kept = sub.offer(unit);
+      this.stats.streamDeliveries += kept;
+      this.stats.drops += unit.events.length - kept;
     }
   }
 
@@ -366,7 +356,7 @@ export class Broker {
     if (this.#streamCount >= this.options.maxStreams) throw new TooManySubscriptionsError("stream", this.options.maxStreams);
     const limits = { maxEvents: this.options.streamBuffer, maxBytes: this.options.streamBufferBytes };
     const replay = since === undefined ? undefined : { afterSeq: since, untilSeq: this.#lastSeq };
-    return new StreamSubscription(this.options.newId(), types, this.#clock.now(), limits, this.#log, this.memory.parts.streams, replay);
+    return new StreamSubscription(this.options.newId(), types, this.#clock.now(), limits, this.#log, this.#streamBuffers, replay);
   }
 
   #newRequired(spec: RequiredSpec): RequiredSubscription {
@@ -519,6 +509,11 @@ export class Broker {
     return deliveries;
   }
 
+  /** Bytes stream readers handed on to their runtime and have not come back for (at most one write each). */
+  get streamHandedBytes(): number {
+    return this.#streamBuffers.handedBytes;
+  }
+
   /** Open streams now. */
   get streamCount(): number {
     return this.#streamCount;
@@ -565,10 +560,10 @@ function largestBacklog(subs: readonly RequiredSubscription[]): RequiredSubscrip
 }
 
 /** The events with seqs from `first`; a ValidationError names the input of the event that could not be encoded. */
-function encodeAll(events: readonly PreparedEvent[], first: number, inputPath: (event: PreparedEvent) => string): HeldEvent[] {
-  const accepted: HeldEvent[] = [];
+function encodeAll(events: readonly PreparedEvent[], first: number, inputPath: (event: PreparedEvent) => string): AcceptedEvent[] {
+  const accepted: AcceptedEvent[] = [];
   try {
-    for (const event of events) accepted.push(acceptEvent(event, first + accepted.length, first));
+    for (const event of events) accepted.push(acceptEvent(event, first + accepted.length));
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const prefix = inputPath(events[accepted.length]);

@@ -1,3 +1,5 @@
+import type { MemoryPart } from "./memory-budget.ts";
+
 /** A producer pair as the window knows it, with its hash computed once. */
 export interface DedupeKey {
   readonly source: string;
@@ -40,14 +42,16 @@ export class DedupeWindow {
   /**
    * @param maxBytes what it may hold in all: entries take `ENTRY_BYTES` each (fewer than
    * `maxEntries` fit when that is more than half of it), keys the rest, 2 bytes a unit.
+   * @param memory where what it allocates is counted, as it allocates it.
    */
-  constructor(private readonly windowMs: number, maxEntries: number, maxBytes = maxEntries * (DedupeWindow.ENTRY_BYTES + 256)) {
+  constructor(private readonly windowMs: number, maxEntries: number, maxBytes = maxEntries * (DedupeWindow.ENTRY_BYTES + 256), memory?: MemoryPart) {
     this.#capacity = windowMs === 0 ? 0 : Math.max(1, Math.min(maxEntries, Math.floor(maxBytes / 2 / DedupeWindow.ENTRY_BYTES)));
     this.#seqs = new Float64Array(this.#capacity);
     this.#acceptedAt = new Float64Array(this.#capacity);
     this.#hashes = new Int32Array(this.#capacity);
     const keyUnits = this.#capacity === 0 ? 0 : Math.floor((maxBytes - this.#capacity * DedupeWindow.ENTRY_BYTES) / 2);
-    this.#keys = new KeyRing(this.#capacity, Math.max(keyUnits, MAX_KEY_UNITS));
+    this.#keys = new KeyRing(this.#capacity, Math.max(keyUnits, MAX_KEY_UNITS), (units) => memory?.take(2 * units));
+    memory?.take(this.bytes);
     // At most half full, so probe runs stay short.
     const cells = this.#capacity === 0 ? 0 : 2 ** Math.ceil(Math.log2(this.#capacity * 2));
     this.#table = new Int32Array(2 * cells);
@@ -67,7 +71,7 @@ export class DedupeWindow {
     return this.#capacity;
   }
 
-  /** Bytes it holds, whatever it remembers: everything is allocated at construction. */
+  /** Bytes it holds now: its entries, allocated at construction, and its keys' ring as grown so far. */
   get bytes(): number {
     return this.#capacity * DedupeWindow.ENTRY_BYTES + this.#keys.bytes;
   }
@@ -111,6 +115,7 @@ export class DedupeWindow {
   remember(key: DedupeKey, seq: number, now: number): void {
     if (this.#capacity === 0) return;
     if (this.#count === this.#capacity) this.#forgetOldest();
+    if (!this.#keys.fits(key)) this.#keys.grow(this.#liveSlots());
     while (this.#count > 0 && !this.#keys.fits(key)) this.#forgetOldest();
     const previous = this.#find(key);
     if (previous !== -1) this.#removeCell(previous);
@@ -121,6 +126,11 @@ export class DedupeWindow {
     this.#hashes[slot] = key.hash;
     this.#keys.write(slot, key);
     this.#insert(slot, key.hash);
+  }
+
+  /** Slots of remembered pairs, oldest first. */
+  *#liveSlots(): Iterable<number> {
+    for (let i = 0; i < this.#count; i++) yield (this.#oldest + i) % this.#capacity;
   }
 
   #forgetExpired(now: number): void {
@@ -206,7 +216,7 @@ const MAX_KEY_UNITS = 1_280;
  * that does not fit makes the window forget its oldest pairs until it does.
  */
 class KeyRing {
-  readonly #units: Uint16Array;
+  #units: Uint16Array;
   readonly #starts: Int32Array;
   readonly #sourceLengths: Int32Array;
   readonly #idLengths: Int32Array;
@@ -214,11 +224,29 @@ class KeyRing {
   #end = 0;
   #used = 0;
 
-  constructor(slots: number, units: number) {
-    this.#units = new Uint16Array(units);
+  /** @param onGrow told of the units each growth adds. */
+  constructor(slots: number, private readonly maxUnits: number, private readonly onGrow: (units: number) => void) {
+    this.#units = new Uint16Array(Math.min(maxUnits, 4_096));
     this.#starts = new Int32Array(slots);
     this.#sourceLengths = new Int32Array(slots);
     this.#idLengths = new Int32Array(slots);
+  }
+
+  /** Doubles the ring, up to its bound, moving the keys of `liveSlots` (oldest first) to its start. */
+  grow(liveSlots: Iterable<number>): void {
+    if (this.#units.length >= this.maxUnits) return;
+    const old = this.#units;
+    this.#units = new Uint16Array(Math.min(this.maxUnits, 2 * old.length));
+    this.onGrow(this.#units.length - old.length);
+    let at = 0;
+    for (const slot of liveSlots) {
+      const start = this.#starts[slot];
+      const length = this.#sourceLengths[slot] + this.#idLengths[slot];
+      for (let i = 0; i < length; i++) this.#units[at + i] = old[(start + i) % old.length];
+      this.#starts[slot] = at;
+      at += length;
+    }
+    this.#end = at;
   }
 
   get bytes(): number {

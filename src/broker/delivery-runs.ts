@@ -1,11 +1,12 @@
 /**
- * How often, and until when, each delivered position of a required subscription's queue
- * has been handed out, kept as runs of consecutive positions that share both: a pull
- * leases everything it takes until one time, so a queue of 100,000 delivered events is
- * typically a handful of runs, not 100,000 records.
+ * How often, and until when, the delivered events of a required subscription have been
+ * handed out, kept as runs of seqs that share both: a pull leases everything it takes
+ * until one time, so 100,000 delivered events are typically a handful of runs, not
+ * 100,000 records. Seqs a subscription does not hold may fall inside a run; they are
+ * never asked about.
  */
 interface Run {
-  /** Position just past the run's last one. */
+  /** Just past the run's last seq. */
   end: number;
   deliveries: number;
   leaseExpiresAt: number;
@@ -16,17 +17,7 @@ export class DeliveryRuns {
   #runs: Run[] = [];
   #start = 0;
 
-  /** Position just past the last one ever delivered (and not yet acknowledged). */
-  get reached(): number {
-    return this.#runs.at(-1)?.end ?? this.#start;
-  }
-
-  /** When the lease of the first position lapses, if it has been delivered. */
-  get firstLeaseExpiresAt(): number | undefined {
-    return this.#runs[0]?.leaseExpiresAt;
-  }
-
-  /** The most times any position in [start, end) has been delivered (0 for never). */
+  /** The most times any seq in [start, end) has been delivered (0 for never). */
   deliveriesIn(start: number, end: number): number {
     let most = 0;
     for (let index = this.#indexOf(start); index < this.#runs.length && this.#startOf(index) < end; index++) {
@@ -35,10 +26,17 @@ export class DeliveryRuns {
     return most;
   }
 
+  /** When the lease of `seq` lapses, if it has been delivered. */
+  leaseOf(seq: number): number | undefined {
+    const run = this.#runs[this.#indexOf(seq)];
+    return run && run.deliveries > 0 && this.#startOf(this.#indexOf(seq)) <= seq ? run.leaseExpiresAt : undefined;
+  }
+
   /** Records [start, end) as delivered `deliveries` times, leased until `leaseExpiresAt`. */
   set(start: number, end: number, deliveries: number, leaseExpiresAt: number): void {
     if (this.#runs.length === 0) this.#start = start;
-    else if (start > this.reached) this.#runs.push({ end: start, deliveries: 0, leaseExpiresAt: 0 });
+    else if (start > this.#reached) this.#runs.push({ end: start, deliveries: 0, leaseExpiresAt: 0 });
+    else if (start < this.#start) this.#start = start;
     const first = this.#indexOf(start);
     let last = first;
     while (last < this.#runs.length && this.#runs[last].end <= end) last++;
@@ -52,49 +50,33 @@ export class DeliveryRuns {
   /** Sets the lease of every run that starts before `before`. */
   extend(before: number, leaseExpiresAt: number): void {
     for (let index = 0; index < this.#runs.length && this.#startOf(index) < before; index++) {
-      this.#runs[index].leaseExpiresAt = leaseExpiresAt;
+      if (this.#runs[index].deliveries > 0) this.#runs[index].leaseExpiresAt = leaseExpiresAt;
     }
   }
 
-  /** Forgets positions before `position` (acknowledged). */
-  dropBefore(position: number): void {
+  /** Forgets seqs before `seq` (acknowledged). */
+  dropBefore(seq: number): void {
     let drop = 0;
-    while (drop < this.#runs.length && this.#runs[drop].end <= position) drop++;
+    while (drop < this.#runs.length && this.#runs[drop].end <= seq) drop++;
     if (drop > 0) this.#runs.splice(0, drop);
-    this.#start = Math.max(this.#start, position);
+    this.#start = Math.max(this.#start, seq);
   }
 
-  /** Removes [start, end) (parked) and moves every later position back by its length. */
-  remove(start: number, end: number): void {
-    const length = end - start;
-    for (const run of this.#runs) {
-      if (run.end > end) run.end -= length;
-      else if (run.end > start) run.end = start;
-    }
-    this.#dropEmpty();
-  }
-
-  clear(start: number): void {
+  clear(): void {
     this.#runs = [];
-    this.#start = start;
   }
 
-  #dropEmpty(): void {
-    let previousEnd = this.#start;
-    this.#runs = this.#runs.filter((run) => {
-      const keep = run.end > previousEnd;
-      if (keep) previousEnd = run.end;
-      return keep;
-    });
+  get #reached(): number {
+    return this.#runs.at(-1)?.end ?? this.#start;
   }
 
-  /** Index of the run holding `position`, or the number of runs when none does. */
-  #indexOf(position: number): number {
+  /** Index of the run holding `seq`, or the number of runs when none does. */
+  #indexOf(seq: number): number {
     let low = 0;
     let high = this.#runs.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.#runs[middle].end <= position) low = middle + 1;
+      if (this.#runs[middle].end <= seq) low = middle + 1;
       else high = middle;
     }
     return low;

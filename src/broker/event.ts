@@ -25,17 +25,6 @@ export interface AcceptedEvent {
   readonly size: number;
 }
 
-/**
- * The core's own record of an accepted event: what it shares with every subscriber, plus
- * what delivery to required subscribers keeps track of.
- */
-export interface HeldEvent extends AcceptedEvent {
-  /** The seq of the first event of the publish that brought it: events of one publish share it, so a batch is delivered whole. */
-  readonly batch: number;
-  /** Required subscriptions (and their parked lists) still holding it; counted in the memory budget while above 0. */
-  holders: number;
-}
-
 /** A validated event with its defaults applied, waiting for its seq to be encoded. */
 export interface PreparedEvent {
   readonly type: string;
@@ -144,10 +133,10 @@ export function prepareEvent(input: EventInput, nowIso: string, newId: () => str
  * ValidationError when the runtime cannot encode `data`, so the broker accepts only
  * after every event of a publish has encoded.
  */
-export function acceptEvent(prepared: PreparedEvent, seq: number, batch: number): HeldEvent {
+export function acceptEvent(prepared: PreparedEvent, seq: number): AcceptedEvent {
   prepared.attributes.seq = seq;
   const json = encodeOnce(prepared.attributes);
-  return { seq, type: prepared.type, json, size: utf8Bytes(json), batch, holders: 0 };
+  return { seq, type: prepared.type, json, size: utf8Bytes(json) };
 }
 
 const utf8 = new TextEncoder();

@@ -1,6 +1,7 @@
 import { DeliveryRuns } from "./delivery-runs.ts";
-import type { AcceptedEvent, HeldEvent } from "./event.ts";
+import type { AcceptedEvent } from "./event.ts";
 import { ENTRY_BYTES, eventMemory, type MemoryPart } from "./memory-budget.ts";
+import { Unit } from "./unit.ts";
 
 /** Settings of one required subscription. */
 export interface RequiredOptions {
@@ -42,15 +43,10 @@ export interface TakeLimits {
 }
 
 /**
- * The backlog of a required subscriber: the events it is owed, in seq order, kept until
- * acknowledged. The events themselves are shared with every other holder; the queue
- * keeps one reference per event (8 bytes), so a thousand subscriptions owing the same
- * event cost a thousand slots, not a thousand copies.
- *
- * Positions count every event ever queued: from `#head` to `#next` they are delivered and
- * leased, from `#next` on they wait for a pull. The events of one publish are one unit:
- * consecutive in the queue and sharing their `batch`. The broker decides when each of
- * these moves happens.
+ * The backlog of a required subscriber: the units it is owed, in seq order, kept until
+ * acknowledged. From (`#head`, `#headOffset`) to (`#next`, `#nextOffset`) events are
+ * delivered and leased; from there on they wait for a pull. An offset inside a unit is
+ * where an ack or a nack fell inside a batch. The broker decides when each move happens.
  */
 export class RequiredSubscription {
   readonly kind = "required";
@@ -70,14 +66,15 @@ export class RequiredSubscription {
   /** The newest parked events, oldest first. */
   readonly parked: ParkedEvent[] = [];
 
-  /** Queued events from position `#base` on; acknowledged slots are emptied at once, dropped in bulk. */
-  #queue: (HeldEvent | undefined)[] = [];
+  /** Units from index `#base` on; acknowledged ones are emptied at once, dropped in bulk. */
+  #units: (Unit | undefined)[] = [];
   #base = 0;
   #head = 0;
+  #headOffset = 0;
   #next = 0;
+  #nextOffset = 0;
+  #backlog = 0;
   readonly #runs = new DeliveryRuns();
-  /** Events of the publish being checked that would come here; 0 between publishes. */
-  #incoming = 0;
 
   constructor(
     readonly id: string,
@@ -96,30 +93,14 @@ export class RequiredSubscription {
 
   /** Unacknowledged events held. */
   get backlog(): number {
-    return this.#end - this.#head;
+    return this.#backlog;
   }
 
-  get #end(): number {
-    return this.#base + this.#queue.length;
-  }
-
-  /** Counts one more event of the publish being checked; returns how many so far. */
-  countIncoming(): number {
-    return ++this.#incoming;
-  }
-
-  /** The events of the publish being checked, and the count starts again. */
-  takeIncoming(): number {
-    const incoming = this.#incoming;
-    this.#incoming = 0;
-    return incoming;
-  }
-
-  /** Appends an event; the events of one publish must be enqueued one after another. */
-  enqueue(event: HeldEvent): void {
-    this.#queue.push(event);
-    hold(event, this.memory);
-    this.memory.take(ENTRY_BYTES);
+  /** Appends the events of one publish. */
+  enqueue(unit: Unit): void {
+    this.#units.push(unit);
+    this.#hold(unit);
+    this.#backlog += unit.events.length;
   }
 
   hasUndelivered(): boolean {
@@ -128,7 +109,8 @@ export class RequiredSubscription {
 
   /** When the oldest lease lapses (ms since epoch), or undefined when nothing is leased. */
   oldestLeaseExpiresAt(): number | undefined {
-    return this.#head < this.#next ? this.#runs.firstLeaseExpiresAt : undefined;
+    if (this.#head === this.#next && this.#headOffset === this.#nextOffset) return undefined;
+    return this.#runs.leaseOf(this.#unit(this.#head).events[this.#headOffset].seq);
   }
 
   /**
@@ -140,23 +122,24 @@ export class RequiredSubscription {
     let count = 0;
     let bytes = 0;
     while (this.#next < this.#end) {
-      const start = this.#next;
-      const end = this.#unitEnd(start);
-      const deliveries = this.#runs.deliveriesIn(start, end) + 1;
+      const unit = this.#unit(this.#next);
+      const events = this.#nextOffset === 0 ? unit.events : unit.events.slice(this.#nextOffset);
+      const [first, last] = [events[0].seq, events[events.length - 1].seq];
+      const deliveries = this.#runs.deliveriesIn(first, last + 1) + 1;
       if (this.options.maxDeliveries > 0 && deliveries > this.options.maxDeliveries) {
-        this.#park(start, end, deliveries - 1);
+        this.#parkNext(events, deliveries - 1);
         continue;
       }
-      const events = this.#queue.slice(start - this.#base, end - this.#base) as HeldEvent[];
       const unitBytes = events.reduce((sum, event) => sum + event.size, 0);
       if (count > 0 && (count + events.length > limits.maxEvents || bytes + unitBytes > limits.maxBytes)) break;
       if (deliveries > 1) this.redelivered += events.length;
-      this.#runs.set(start, end, deliveries, leaseExpiresAt);
+      this.#runs.set(first, last + 1, deliveries, leaseExpiresAt);
       taken.push({ events, deliveries });
       count += events.length;
       bytes += unitBytes;
-      this.#next = end;
-      this.lastDeliveredSeq = Math.max(this.lastDeliveredSeq, events[events.length - 1].seq);
+      this.#next++;
+      this.#nextOffset = 0;
+      this.lastDeliveredSeq = Math.max(this.lastDeliveredSeq, last);
     }
     this.delivered += count;
     return taken;
@@ -165,97 +148,136 @@ export class RequiredSubscription {
   /** Makes every delivered, unacknowledged event undelivered again. */
   rewind(): void {
     this.#next = this.#head;
+    this.#nextOffset = this.#headOffset;
   }
 
   /** Makes delivered events from `seq` on undelivered again; the rest of a batch split there comes as its own unit. */
   redeliverFrom(seq: number): void {
-    const position = this.#positionOf(seq, this.#head, this.#next);
-    if (position < this.#next) this.#next = position;
+    const [index, offset] = this.#find(seq);
+    if (index < this.#next || (index === this.#next && offset < this.#nextOffset)) {
+      this.#next = index;
+      this.#nextOffset = index === this.#head ? Math.max(offset, this.#headOffset) : offset;
+    }
   }
 
   /** Sets the lease of everything delivered and unacked to end at `leaseExpiresAt`. */
   extendLeases(leaseExpiresAt: number): void {
-    this.#runs.extend(this.#next, leaseExpiresAt);
+    if (this.#next === this.#end) this.#runs.extend(Infinity, leaseExpiresAt);
+    else this.#runs.extend(this.#unit(this.#next).events[this.#nextOffset].seq, leaseExpiresAt);
   }
 
   /** Drops everything at or below `seq` (cumulative). */
   ackThrough(seq: number): void {
     if (seq <= this.ackedSeq) return;
     this.ackedSeq = seq;
-    const position = this.#positionOf(seq + 1, this.#head, this.#end);
-    this.#release(this.#head, position);
-    this.#head = position;
-    this.#next = Math.max(this.#next, position);
-    this.#runs.dropBefore(position);
+    const [index, offset] = this.#find(seq + 1);
+    while (this.#head < index) this.#releaseHead();
+    if (index < this.#end) {
+      this.#backlog -= offset - this.#headOffset;
+      this.#headOffset = offset;
+    }
+    if (this.#next < this.#head || (this.#next === this.#head && this.#nextOffset < this.#headOffset)) {
+      this.#next = this.#head;
+      this.#nextOffset = this.#headOffset;
+    }
+    this.#runs.dropBefore(seq + 1);
     this.#compact();
   }
 
   /** Releases the backlog and the parked events, for a subscription that is going away. */
   clear(): void {
-    this.#release(this.#head, this.#end);
-    for (const { event } of this.parked.splice(0)) release(event as HeldEvent, this.memory);
-    this.#queue = [];
+    while (this.#head < this.#end) this.#releaseHead();
+    for (const { event } of this.parked.splice(0)) this.memory.release(eventMemory(event));
+    this.#units = [];
     this.#base = this.#head = this.#next = 0;
-    this.#runs.clear(0);
+    this.#headOffset = this.#nextOffset = this.#backlog = 0;
+    this.#runs.clear();
   }
 
-  /** Position just past the unit starting at `start`: the events of the same publish. */
-  #unitEnd(start: number): number {
-    const queue = this.#queue;
-    const batch = queue[start - this.#base]!.batch;
-    let index = start - this.#base + 1;
-    while (index < queue.length && queue[index]!.batch === batch) index++;
-    return this.#base + index;
+  get #end(): number {
+    return this.#base + this.#units.length;
   }
 
-  /** The first position in [from, to) holding a seq at or above `seq`, else `to`. */
-  #positionOf(seq: number, from: number, to: number): number {
-    let low = from;
-    let high = to;
+  #unit(index: number): Unit {
+    return this.#units[index - this.#base]!;
+  }
+
+  /** The unit and offset of the first unacknowledged event with a seq at or above `seq`, or the end. */
+  #find(seq: number): [number, number] {
+    let low = this.#head;
+    let high = this.#end;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.#queue[middle - this.#base]!.seq < seq) low = middle + 1;
+      const events = this.#unit(middle).events;
+      if (events[events.length - 1].seq < seq) low = middle + 1;
       else high = middle;
     }
-    return low;
+    if (low === this.#end) return [low, 0];
+    const events = this.#unit(low).events;
+    let offset = low === this.#head ? this.#headOffset : 0;
+    while (events[offset].seq < seq) offset++;
+    return [low, offset];
   }
 
-  /** Moves the unit at [start, end) to the parked list; at the head, the ack point moves past it. */
-  #park(start: number, end: number, deliveries: number): void {
-    const unit = this.#queue.splice(start - this.#base, end - start) as HeldEvent[];
-    this.memory.release(ENTRY_BYTES * unit.length);
-    this.#runs.remove(start, end);
-    this.parkedCount += unit.length;
-    // Parked events stay held (and counted) as long as they are listed; the queue lets go of them.
-    for (const event of unit) this.parked.push({ event, deliveries });
+  #releaseHead(): void {
+    const unit = this.#unit(this.#head);
+    this.#backlog -= unit.events.length - this.#headOffset;
+    this.#letGo(unit);
+    this.#units[this.#head - this.#base] = undefined;
+    this.#head++;
+    this.#headOffset = 0;
+  }
+
+  /** Moves the next (part of a) unit to the parked list; at the head, the ack point moves past it. */
+  #parkNext(events: readonly AcceptedEvent[], deliveries: number): void {
+    const atHead = this.#next === this.#head && this.#nextOffset === this.#headOffset;
+    const index = this.#next - this.#base;
+    const unit = this.#units[index]!;
+    this.#backlog -= events.length;
+    if (this.#nextOffset === 0) this.#units.splice(index, 1);
+    else {
+      // What was delivered before the nack stays; the unit left becomes this subscription's own.
+      const kept = new Unit(unit.events.slice(0, this.#nextOffset));
+      this.#units[index] = kept;
+      this.#hold(kept);
+      this.#next++;
+      this.#nextOffset = 0;
+    }
+    this.#letGo(unit);
+    this.#park(events, deliveries);
+    if (!atHead) return;
+    this.ackedSeq = Math.max(this.ackedSeq, events[events.length - 1].seq);
+    while (this.#head < this.#end && this.#headOffset === this.#unit(this.#head).events.length) this.#releaseHead();
+  }
+
+  /** Counts this subscription's reference to `unit`, and the unit itself if it is the first. */
+  #hold(unit: Unit): void {
+    if (unit.holders++ === 0) this.memory.take(unit.bytes);
+    this.memory.take(ENTRY_BYTES);
+  }
+
+  #letGo(unit: Unit): void {
+    if (--unit.holders === 0) this.memory.release(unit.bytes);
+    this.memory.release(ENTRY_BYTES);
+  }
+
+  /** Lists events given up on, keeping the newest `maxParked`; each is counted while listed. */
+  #park(events: readonly AcceptedEvent[], deliveries: number): void {
+    this.parkedCount += events.length;
+    for (const event of events) {
+      this.parked.push({ event, deliveries });
+      this.memory.take(eventMemory(event));
+    }
     for (const { event } of this.parked.splice(0, Math.max(0, this.parked.length - this.options.maxParked))) {
-      release(event as HeldEvent, this.memory);
+      this.memory.release(eventMemory(event));
     }
-    if (start === this.#head) this.ackedSeq = Math.max(this.ackedSeq, unit[unit.length - 1].seq);
-  }
-
-  #release(from: number, to: number): void {
-    for (let index = from - this.#base; index < to - this.#base; index++) {
-      release(this.#queue[index]!, this.memory);
-      this.#queue[index] = undefined;
-    }
-    this.memory.release(ENTRY_BYTES * (to - from));
   }
 
   /** Lets go of acknowledged slots once they are most of the queue, so it shrinks after a burst. */
   #compact(): void {
     const acknowledged = this.#head - this.#base;
-    if (acknowledged < 1_024 || acknowledged * 2 < this.#queue.length) return;
-    this.#queue = this.#queue.slice(acknowledged);
+    if (acknowledged < 1_024 || acknowledged * 2 < this.#units.length) return;
+    this.#units = this.#units.slice(acknowledged);
     this.#base = this.#head;
   }
-}
-
-/** Counts one more holder of `event`; its memory is counted once, by the first. */
-function hold(event: HeldEvent, memory: MemoryPart): void {
-  if (event.holders++ === 0) memory.take(eventMemory(event));
-}
-
-function release(event: HeldEvent, memory: MemoryPart): void {
-  if (--event.holders === 0) memory.release(eventMemory(event));
 }

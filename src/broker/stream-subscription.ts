@@ -1,7 +1,8 @@
 import type { AcceptedEvent } from "./event.ts";
 import type { EventLog, Gap } from "./history.ts";
-import type { MemoryPart } from "./memory-budget.ts";
+import type { EvictableBuffer, StreamBuffers } from "./stream-buffers.ts";
 import { matchesAny } from "./type-pattern.ts";
+import { Unit } from "./unit.ts";
 
 /** Something the broker tells a stream's reader besides events. */
 export type StreamNotice =
@@ -36,13 +37,13 @@ type DropNotice = { kind: "dropped"; count: number; from: number; to: number };
  * until its reader takes them; when the buffer is full the event is dropped and counted,
  * so a slow reader never slows the broker.
  *
- * Every stream's buffer, and what its reader has handed on to the runtime and the runtime
- * has not yet taken, is counted in one budget shared by all streams. A reader that waits
- * for events always gets them (up to its own bound), since it passes them on at once; a
- * stalled one is also refused when the shared budget is spent, so however many streams
- * stall, together they hold no more than that budget.
+ * Every stream's buffer is also counted in one part of the memory budget shared by all
+ * streams (see StreamBuffers): when it is spent, the buffers whose readers came back
+ * longest ago are emptied first, so however many streams stall, together they hold no
+ * more than that part, and a reader that keeps up does not lose events because others
+ * stalled.
  */
-export class StreamSubscription {
+export class StreamSubscription implements EvictableBuffer {
   readonly kind = "stream";
   paused = false;
   /** Who created it, when access control is on; anyone else is told it does not exist. */
@@ -53,14 +54,21 @@ export class StreamSubscription {
   /** Called when items become readable after `read()` came back empty. */
   onReadable: (() => void) | null = null;
 
-  /** Events and drop notices, in order: a drop is reported right after the events that fit. */
-  #buffer: StreamItem[] = [];
+  /**
+   * Units of events, shared with every stream that takes the same ones, and drop notices,
+   * in order: a drop is reported right after the events that fit. The reader has already
+   * read the first `#offset` events of the first unit.
+   */
+  #buffer: (Unit | DropNotice)[] = [];
+  #offset = 0;
   #bufferedEvents = 0;
   #bufferedBytes = 0;
-  /** Bytes the reader handed on and has not come back from. */
+  /** Bytes the reader handed on and has not come back from: one write, bounded by the reader. */
   #handedBytes = 0;
   /** The last `read()` found nothing: the reader is waiting, and will pass on what comes at once. */
   #readerWaiting = true;
+  /** Emptied to make room for other streams: takes nothing until its reader comes back. */
+  #evicted = false;
   #replay: { afterSeq: number; untilSeq: number } | null;
   #closingReason: string | null = null;
   #finished = false;
@@ -71,7 +79,7 @@ export class StreamSubscription {
     readonly created: number,
     private readonly limits: StreamBufferLimits,
     private readonly log: EventLog,
-    private readonly memory: MemoryPart,
+    private readonly shared: StreamBuffers,
     replay?: Replay,
   ) {
     this.#replay = replay && replay.afterSeq < replay.untilSeq ? { ...replay } : null;
@@ -87,27 +95,28 @@ export class StreamSubscription {
     return this.#bufferedEvents;
   }
 
-  /** Takes a live event into the buffer, or drops it when there is no room; returns whether it was kept. */
-  offer(event: AcceptedEvent): boolean {
-    if (this.#closingReason !== null) return false;
+  /**
+   * Takes the events of a publish into the buffer, as many as fit in order; the rest are
+   * dropped. Returns how many it kept.
+   */
+  offer(unit: Unit): number {
+    if (this.#closingReason !== null) return 0;
     const wasEmpty = this.#buffer.length === 0;
-    if (this.#hasRoomFor(event.size)) {
-      this.#buffer.push(event);
-      this.#bufferedEvents++;
-      this.#bufferedBytes += event.size;
-      this.memory.take(event.size);
-    } else this.#drop(event.seq);
-    if (wasEmpty) this.onReadable?.();
-    return this.#buffer.at(-1) === event;
+    const fitting = this.#fittingPart(unit);
+    if (fitting.events.length > 0) this.#keep(fitting);
+    for (let index = fitting.events.length; index < unit.events.length; index++) this.#drop(unit.events[index].seq);
+    if (wasEmpty && this.#buffer.length > 0) this.onReadable?.();
+    return fitting.events.length;
   }
 
   /**
    * What is ready for the reader, in order, holding events of at most `maxBytes` (at
-   * least one); empty when it must wait for `onReadable`. Reading again means the reader
-   * is done with what it was handed before.
+   * least one: an event larger than that comes last); empty when it must wait for
+   * `onReadable`. Reading again means the reader is done with what it was handed before.
    */
   read(maxBytes = Infinity): StreamItem[] {
     this.#letGoOfHanded();
+    this.#evicted = false;
     if (this.#finished) return [];
     let items: StreamItem[] = [];
     while (this.#replay && items.length === 0) items = this.#readReplay(this.#replay, maxBytes);
@@ -116,10 +125,14 @@ export class StreamSubscription {
     return items;
   }
 
-  /** The reader passed `bytes` on to its transport; they count against the streams' budget until it reads again. */
+  /**
+   * The reader's transport now holds `bytes` of what it was given (this replaces what it
+   * held before); they are reported as handed until it reads or hands on again.
+   */
   handed(bytes: number): void {
-    this.#handedBytes += bytes;
-    this.memory.take(bytes);
+    this.#letGoOfHanded();
+    this.#handedBytes = bytes;
+    this.shared.handedBytes += bytes;
     this.#readerWaiting = false;
   }
 
@@ -133,34 +146,98 @@ export class StreamSubscription {
   /** The reader is gone: lets go of everything buffered and handed. Idempotent. */
   release(): void {
     this.#letGoOfHanded();
-    this.memory.release(this.#bufferedBytes);
-    this.#buffer = [];
-    this.#bufferedEvents = this.#bufferedBytes = 0;
+    this.#empty();
     this.#finished = true;
   }
 
-  #hasRoomFor(bytes: number): boolean {
-    if (this.#bufferedEvents >= this.limits.maxEvents || this.#bufferedBytes + bytes > this.limits.maxBytes) return false;
-    return this.#readerWaiting || this.memory.fits(bytes);
+  /** Drops everything buffered to give its memory to other streams, reporting it as one drop. */
+  evict(): void {
+    let drop: DropNotice | null = null;
+    const add = (count: number, from: number, to: number) => {
+      if (drop) {
+        drop.count += count;
+        drop.to = to;
+      } else drop = { kind: "dropped", count, from, to };
+    };
+    this.#buffer.forEach((entry, index) => {
+      if (!(entry instanceof Unit)) return add(entry.count, entry.from, entry.to);
+      const events = entry.events;
+      const from = index === 0 ? this.#offset : 0;
+      add(events.length - from, events[from].seq, events[events.length - 1].seq);
+    });
+    this.dropped += this.#bufferedEvents;
+    this.#empty();
+    if (drop) this.#buffer = [drop];
+    this.#evicted = true;
+  }
+
+  /** The events of `unit` this buffer has room for: all of it, a first part, or none. */
+  #fittingPart(unit: Unit): Unit {
+    if (this.#evicted) return EMPTY;
+    const part = this.#withinOwnBounds(unit);
+    if (part === EMPTY || part.holders > 0) return part; // already counted: another buffer holds it
+    const shared = this.shared;
+    return shared.memory.fits(part.bytes) || shared.makeRoom(part.bytes, this) || this.#readerWaiting ? part : EMPTY;
+  }
+
+  /** The first events of `unit` that fit this buffer's own bounds. */
+  #withinOwnBounds(unit: Unit): Unit {
+    const roomForEvents = this.limits.maxEvents - this.#bufferedEvents;
+    const roomForBytes = this.limits.maxBytes - this.#bufferedBytes;
+    if (unit.events.length <= roomForEvents && unit.size <= roomForBytes) return unit;
+    let count = 0;
+    let bytes = 0;
+    for (const event of unit.events) {
+      if (count >= roomForEvents || bytes + event.size > roomForBytes) break;
+      bytes += event.size;
+      count++;
+    }
+    return count === 0 ? EMPTY : new Unit(unit.events.slice(0, count));
+  }
+
+  #keep(unit: Unit): void {
+    if (this.#bufferedEvents === 0) this.shared.filled(this);
+    this.shared.hold(unit);
+    this.#buffer.push(unit);
+    this.#bufferedEvents += unit.events.length;
+    this.#bufferedBytes += unit.size;
+  }
+
+  /** Lets go of every buffered unit, leaving the buffer empty. */
+  #empty(): void {
+    for (const entry of this.#buffer) if (entry instanceof Unit) this.shared.release(entry);
+    this.shared.emptied(this);
+    this.#buffer = [];
+    this.#offset = 0;
+    this.#bufferedEvents = this.#bufferedBytes = 0;
   }
 
   #readBuffer(maxBytes: number): StreamItem[] {
-    let count = 0;
+    const items: StreamItem[] = [];
     let bytes = 0;
     let events = 0;
-    for (const item of this.#buffer) {
-      if (!isNotice(item)) {
-        if (events > 0 && bytes + item.size > maxBytes) break;
-        bytes += item.size;
+    reading: while (this.#buffer.length > 0) {
+      const entry = this.#buffer[0];
+      if (!(entry instanceof Unit)) {
+        items.push(entry);
+        this.#buffer.shift();
+        continue;
+      }
+      for (; this.#offset < entry.events.length; this.#offset++) {
+        const event = entry.events[this.#offset];
+        if (events > 0 && (bytes + event.size > maxBytes || bytes > maxBytes)) break reading;
+        items.push(event);
+        bytes += event.size;
         events++;
       }
-      count++;
+      this.shared.release(entry);
+      this.#buffer.shift();
+      this.#offset = 0;
     }
-    const items = count === this.#buffer.length ? this.#buffer : this.#buffer.slice(0, count);
-    this.#buffer = count === this.#buffer.length ? [] : this.#buffer.slice(count);
     this.#bufferedEvents -= events;
     this.#bufferedBytes -= bytes;
-    this.memory.release(bytes);
+    if (this.#bufferedEvents === 0) this.shared.emptied(this);
+    else this.shared.filled(this);
     this.delivered += events;
     if (this.#buffer.length === 0 && this.#closingReason !== null) {
       items.push({ kind: "closing", reason: this.#closingReason });
@@ -172,14 +249,14 @@ export class StreamSubscription {
   #drop(seq: number): void {
     this.dropped++;
     const last = this.#buffer.at(-1);
-    if (last && isNotice(last) && last.kind === "dropped" && last.to === seq - 1) {
-      (last as DropNotice).count++;
-      (last as DropNotice).to = seq;
+    if (last && !(last instanceof Unit) && last.to === seq - 1) {
+      last.count++;
+      last.to = seq;
     } else this.#buffer.push({ kind: "dropped", count: 1, from: seq, to: seq });
   }
 
   #letGoOfHanded(): void {
-    this.memory.release(this.#handedBytes);
+    this.shared.handedBytes -= this.#handedBytes;
     this.#handedBytes = 0;
   }
 
@@ -209,6 +286,8 @@ export class StreamSubscription {
     return items;
   }
 }
+
+const EMPTY = new Unit([]);
 
 function gapNotice(gap: Gap, untilSeq: number): StreamNotice {
   return { kind: "gap", from: gap.from, to: Math.min(gap.to, untilSeq) };

@@ -10,6 +10,8 @@ export class TypeIndex<T> {
   readonly #exact = new Map<string, Set<T>>();
   readonly #prefix = new Map<string, Set<T>>();
   readonly #cache = new Map<string, readonly T[]>();
+  readonly #specificCache = new Map<string, readonly T[]>();
+  #everythingList: readonly T[] | null = null;
   /** Items across every cached answer: ten thousand types each matched by every one of ten thousand subscribers would be 10^8. */
   #cachedItems = 0;
 
@@ -43,27 +45,43 @@ export class TypeIndex<T> {
 
   /** Every item with a pattern that selects `type`, each once. */
   match(type: string): readonly T[] {
-    let found = this.#cache.get(type);
+    return this.#cached(this.#cache, type, () => [...new Set([...this.everything, ...this.matchSpecific(type)])]);
+  }
+
+  /** Items with `*`: they select every type. */
+  get everything(): readonly T[] {
+    return (this.#everythingList ??= [...this.#everything]);
+  }
+
+  /** Items that select `type` by name or prefix and are not in `everything`; the same list for the same type until the items change. */
+  matchSpecific(type: string): readonly T[] {
+    return this.#cached(this.#specificCache, type, () => this.#lookUp(type).filter((item) => !this.#everything.has(item)));
+  }
+
+  #cached(cache: Map<string, readonly T[]>, type: string, lookUp: () => readonly T[]): readonly T[] {
+    let found = cache.get(type);
     if (found) return found;
-    found = this.#lookUp(type);
-    if (this.#cache.size >= this.maxCachedTypes || this.#cachedItems + found.length > this.maxCachedItems) this.#clearCache();
-    this.#cache.set(type, found);
+    found = lookUp();
+    if (cache.size >= this.maxCachedTypes || this.#cachedItems + found.length > this.maxCachedItems) this.#clearCache();
+    cache.set(type, found);
     this.#cachedItems += found.length;
     return found;
   }
 
-  /** Answers cached now, and the items they hold. */
+  /** Types with an answer cached (the larger of the two caches, each bounded alike), and the items all answers hold. */
   get cached(): { types: number; items: number } {
-    return { types: this.#cache.size, items: this.#cachedItems };
+    return { types: Math.max(this.#cache.size, this.#specificCache.size), items: this.#cachedItems };
   }
 
   #clearCache(): void {
     this.#cache.clear();
+    this.#specificCache.clear();
+    this.#everythingList = null;
     this.#cachedItems = 0;
   }
 
   #lookUp(type: string): T[] {
-    const found = new Set<T>(this.#everything);
+    const found = new Set<T>();
     for (const item of this.#exact.get(type) ?? []) found.add(item);
     for (let dot = type.indexOf("."); dot !== -1; dot = type.indexOf(".", dot + 1)) {
       for (const item of this.#prefix.get(type.slice(0, dot + 1)) ?? []) found.add(item);

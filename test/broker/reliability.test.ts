@@ -152,3 +152,24 @@ test("redelivered events are counted", async () => {
   assert.equal(sub.redelivered, 2);
   broker.close();
 });
+
+test("the rest of a batch split by nack is parked alone once delivered maxDeliveries times, and the ack point stays before it", async () => {
+  const { broker } = brokerOnFakeClock();
+  const sub = broker.subscribe({ kind: "required", maxDeliveries: 2 });
+  broker.sendBatch([{ type: "a" }, { type: "a" }, { type: "a" }]);
+  broker.send({ type: "a" });
+  assert.deepEqual(seqsOf(await broker.pull(sub.id)), [1, 2, 3, 4]);
+  broker.nack(sub.id, 2);
+  assert.deepEqual(seqsOf(await broker.pull(sub.id)), [2, 3, 4]);
+  broker.nack(sub.id, 2);
+  assert.deepEqual(seqsOf(await broker.pull(sub.id)), [], "2-4 were delivered twice: parked, one unit per delivery");
+  assert.deepEqual(sub.parked.map((parked) => parked.event.seq), [2, 3, 4]);
+  assert.equal(sub.ackedSeq, 0, "seq 1 is still unacknowledged");
+  assert.equal(sub.backlog, 1);
+  broker.ack(sub.id, 1);
+  assert.equal(sub.backlog, 0);
+  assert.equal(sub.ackedSeq, 1);
+  broker.send({ type: "a" });
+  assert.deepEqual(seqsOf(await broker.pull(sub.id)), [5]);
+  broker.close();
+});

@@ -196,3 +196,17 @@ test("POST /events answers duplicates with their count and the seqs they already
   assert.deepEqual(again, { accepted: 0, first: null, last: null, duplicates: 1, duplicateSeqs: [2] });
   await app.close();
 });
+
+test("a publish that would take required backlogs past their memory budget answers 503 memory-full with Retry-After, accepting nothing", async () => {
+  const app = testApp({ memoryBudgetBytes: 2_097_152, maxBodyBytes: 2_000_000 });
+  const { id } = await (await app.post("/subscriptions", {})).json();
+  let response = await app.post("/events", { type: "a", data: "x".repeat(500_000) });
+  assert.equal(response.status, 202);
+  response = await app.post("/events", [{ type: "a", data: "x".repeat(500_000) }, { type: "a" }]);
+  const problem = await problemOf(response, 503);
+  assert.equal(problem.type, "/problems/memory-full");
+  assert.equal(problem.subscription, id);
+  assert.equal(response.headers.get("retry-after"), "1");
+  assert.equal(app.broker.lastSeq, 1);
+  await app.close();
+});

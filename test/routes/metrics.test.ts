@@ -49,3 +49,17 @@ test("GET /metrics bounds the per-subscription series to the 50 largest backlogs
   assert.ok(series.some((line) => line.endsWith(" 1")), "the one with a backlog is among them");
   await app.close();
 });
+
+test("GET /metrics shows how full each part of the memory budget is, and its bound", async () => {
+  const app = testApp({ memoryBudgetBytes: 64 * 1_048_576 });
+  await app.post("/subscriptions", {});
+  await app.post("/events", { type: "a", data: "x".repeat(10_000) });
+  const text = await (await app.request("/metrics")).text();
+  for (const part of ["required", "streams", "history", "dedupe", "pulls"]) {
+    assert.ok(sample(text, `broker_memory_limit_bytes{part="${part}"}`)! > 0, part);
+    assert.notEqual(sample(text, `broker_memory_used_bytes{part="${part}"}`), undefined, part);
+  }
+  assert.ok(sample(text, 'broker_memory_used_bytes{part="history"}')! > 10_000);
+  assert.ok(sample(text, 'broker_memory_used_bytes{part="required"}')! > 10_000);
+  await app.close();
+});

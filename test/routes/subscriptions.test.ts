@@ -261,3 +261,44 @@ test("POST /subscriptions and the other management bodies answer 413 over maxBod
   await problemOf(await app.post(`/subscriptions/${id}/ack`, { seq: 0, padding: "p".repeat(200) }), 413);
   await app.close();
 });
+
+test("a pull of large events answers within maxPullBytes as valid JSON, streamed, and the consumer progresses", async () => {
+  const app = testApp({ maxBodyBytes: 2_000_000, maxPullBytes: 3_000_000 });
+  const { sub } = await createSubscription(app, {});
+  for (let i = 0; i < 20; i++) assert.equal((await app.post("/events", { type: "big", data: "x".repeat(1_000_000) })).status, 202);
+  const seen: number[] = [];
+  for (let events = await pull(app, sub.id, { max: 10_000, waitMs: 0 }); events.length > 0; events = await pull(app, sub.id, { max: 10_000, waitMs: 0, ack: seen.at(-1) })) {
+    assert.ok(events.length <= 3, `${events.length} events of 1 MB in one pull`);
+    assert.ok(events.every((event) => event.deliveries === 1), "each delivered once");
+    seen.push(...events.map((event) => event.seq));
+  }
+  assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.equal(app.broker.memory.parts.pulls.used, 0, "every answer was taken whole");
+  await app.close();
+});
+
+test("an answer the client does not take in full is delivered again by the next pull", async () => {
+  const app = testApp({ maxBodyBytes: 2_000_000 });
+  const { sub } = await createSubscription(app, {});
+  await app.post("/events", [{ type: "big", data: "x".repeat(300_000) }, { type: "big", data: "y".repeat(300_000) }]);
+  const response = await app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 0 });
+  const reader = response.body!.getReader();
+  await reader.read();
+  await reader.cancel();
+  const again = await pull(app, sub.id);
+  assert.deepEqual(again.map((event) => event.seq), [1, 2]);
+  assert.equal(app.broker.memory.parts.pulls.used, 0, "the abandoned answer's chunk was let go");
+  await app.close();
+});
+
+test("a pull is refused with 503 while the pull answers' part of the memory budget is spent", async () => {
+  const app = testApp();
+  const { sub } = await createSubscription(app, {});
+  const answers = app.broker.memory.parts.pulls;
+  answers.take(answers.limit);
+  const problem = await problemOf(await app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 0 }), 503);
+  assert.equal(problem.type, "/problems/memory-full");
+  answers.release(answers.limit);
+  assert.deepEqual(await pull(app, sub.id), []);
+  await app.close();
+});
