@@ -30,7 +30,7 @@ const claimsSchema = z.looseObject({
   "broker.publish": grant,
   "broker.subscribe": grant,
   broker: z.looseObject({ publish: grant, subscribe: grant }, { error: "must be an object with publish and subscribe lists" }).optional(),
-});
+}, { error: "must be a JSON object" });
 type Claims = z.infer<typeof claimsSchema>;
 
 /** Paths anyone may call, token or not: health, and the dashboard's static page (it asks for a token itself). */
@@ -68,7 +68,7 @@ async function verifyToken(token: string, secret: string, nowMs: number): Promis
 
 function malformedClaim(issue: z.core.$ZodIssue): string {
   const claim = issue.path.filter((key) => typeof key === "string").join(".");
-  return `the token's ${claim} claim is malformed: it ${issue.message}`;
+  return claim ? `the token's ${claim} claim is malformed: it ${issue.message}` : `the token's payload ${issue.message}`;
 }
 
 function assertCurrent(claims: Claims, nowSeconds: number): void {
