@@ -32,7 +32,8 @@ export function eventFromBinary(headers: Headers, body: Uint8Array, mediaType: s
 /** Names a binary-mode error by the header or body it came from. */
 export function binaryModeError(error: ValidationError): ValidationError {
   const issues = error.issues.map((issue): FieldIssue => {
-    const field = issue.path.split("/")[1] ?? "";
+    if (!issue.path.startsWith("/")) return issue; // already names its header
+    const field = issue.path.split("/")[1];
     const where = field === "data" || field === "data_base64" || field === "datacontenttype" ? "body" : PREFIX + field;
     return { path: where, message: issue.message };
   });

@@ -1,7 +1,7 @@
 /** `/subscriptions`: create, list, pause, delete; pull, ack, nack and extend required ones. */
 import { type Context, Hono } from "hono";
 import { type Broker, type Delivery, MemoryBudgetError, parseOrThrow, type RequiredSpec, requiredSpecSchema, type Subscription } from "../src/broker/mod.ts";
-import { allowedTypes, assertVisible, type Caller, callerOf } from "./auth.ts";
+import { allowedTypes, assertReadable, assertVisible, type Caller, callerOf } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
@@ -21,6 +21,8 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
   const pullSchema = pullRequestSchema(options.maxWaitMs, options.defaultWaitMs);
   /** The subscription named in the path, if this caller may see it. */
   const visible = (c: Context<AppEnv>): Subscription => assertVisible(callerOf(c), broker.get(c.req.param("id")!));
+  /** The same, if this caller may also be handed its events. */
+  const readable = (c: Context<AppEnv>): Subscription => assertReadable(callerOf(c), visible(c));
   const bodyOf = (c: Context<AppEnv>) => readJsonBody(c, options.maxBodyBytes);
   const answers = broker.memory.parts.pulls;
   /** Events as `{"events":[…]}`; a large answer is streamed, and counted while the runtime holds it. */
@@ -74,12 +76,12 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
       return c.json({ leaseExpiresAt: new Date(leaseExpiresAt).toISOString() });
     })
     .get("/:id/parked", (c) => {
-      const sub = visible(c);
+      const sub = readable(c);
       const parked = sub.kind === "required" ? sub.parked : [];
       return eventsJson(c, parked.map(({ event, deliveries }) => ({ events: [event], deliveries })));
     })
     .post("/:id/pull", async (c) => {
-      const id = visible(c).id;
+      const id = readable(c).id;
       const request = parseOrThrow(pullSchema, await bodyOf(c));
       if (!answers.fits(ANSWER_CHUNK_BYTES)) throw new MemoryBudgetError("pull answers", answers.limit);
       c.env?.holdOpen?.(c.req.raw);

@@ -10,6 +10,7 @@ import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { BrokerMetrics } from "../routes/metrics.ts";
 import { openApiRoutes } from "../routes/openapi.ts";
+import { sameOriginOnly } from "../routes/origin.ts";
 import { errorToResponse, problemResponse } from "../routes/problem.ts";
 import { SseHub } from "../routes/sse.ts";
 import { streamRoutes } from "../routes/stream.ts";
@@ -27,6 +28,7 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
   const hub = new SseHub(settings.heartbeatMs, broker.memory.parts.streams);
   const app = new Hono<AppEnv>();
   if (settings.corsOrigins.length > 0) app.use(corsFor(settings.corsOrigins));
+  app.use(sameOriginOnly(settings.corsOrigins));
   if (settings.jwtSecret) app.use(accessControl(settings.jwtSecret));
   const metrics = new BrokerMetrics(broker);
   app

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { type FieldIssue, ValidationError } from "./errors.ts";
+import { nonFinitePaths } from "./json-numbers.ts";
 import { EVENT_TYPE, EVENT_TYPE_RULE } from "./type-pattern.ts";
 
 /**
@@ -37,6 +38,7 @@ export interface PreparedEvent {
 }
 
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+const EXTENSION_RULE = "is not a CloudEvents attribute; extension names are 1-20 lowercase letters or digits";
 const text = (max: number) =>
   z.string({ error: "must be a string" }).min(1, "must not be empty").max(max, `must be at most ${max} characters`);
 
@@ -62,8 +64,8 @@ export const eventInputSchema = z
   }))
   .superRefine((event, ctx) => {
     for (const key of Object.keys(event)) {
-      if (!(key in eventInputSchema.shape) && !EXTENSION_NAME.test(key)) {
-        ctx.addIssue({ code: "custom", path: [key], message: "is not a CloudEvents attribute; extension names are 1-20 lowercase letters or digits" });
+      if (!Object.hasOwn(eventInputSchema.shape, key) && !EXTENSION_NAME.test(key)) {
+        ctx.addIssue({ code: "custom", path: [key], message: EXTENSION_RULE });
       }
     }
     if (event.data !== undefined && event.data_base64 !== undefined) {
@@ -78,6 +80,10 @@ export function validateEvents(inputs: readonly unknown[], pathPrefix: (index: n
   const issues: FieldIssue[] = [];
   const valid: EventInput[] = [];
   inputs.forEach((input, index) => {
+    // JSON.parse makes "__proto__" an own key, which Zod drops without a word.
+    if (typeof input === "object" && input !== null && Object.hasOwn(input, "__proto__")) {
+      issues.push({ path: `${pathPrefix(index)}/__proto__`, message: EXTENSION_RULE });
+    }
     const result = eventInputSchema.safeParse(input);
     if (result.success) valid.push(result.data);
     else for (const issue of result.error.issues) {
@@ -160,12 +166,22 @@ function utf8Length(text: string): number {
 }
 
 function encodeOnce(attributes: Record<string, unknown>): string {
+  let json: string;
   try {
-    return JSON.stringify(attributes);
+    json = JSON.stringify(attributes);
   } catch {
     // JSON.parse accepts nesting that JSON.stringify overflows its stack on.
     throw new ValidationError([{ path: "/data", message: "is nested too deeply to encode" }]);
   }
+  // JSON.stringify writes Infinity (JSON.parse's 1e400) and NaN as null: only an event whose text has "null" is walked.
+  if (json.includes("null")) refuseNonFinite(attributes);
+  return json;
+}
+
+function refuseNonFinite(attributes: Record<string, unknown>): void {
+  const paths = nonFinitePaths(attributes);
+  if (paths.length === 0) return;
+  throw new ValidationError(paths.map((path) => ({ path: toPointer(path), message: "is a number JSON cannot carry (beyond ±1.8e308): it would arrive as null" })));
 }
 
 /** A Zod issue path as a JSON Pointer (RFC 6901). */

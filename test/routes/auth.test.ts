@@ -47,11 +47,86 @@ test("publishing a type outside broker.publish is 403 and accepts nothing of the
   await app.close();
 });
 
-test("the token may come as ?access_token= or the broker_token cookie", async () => {
+test("the token may come as ?access_token=; a broker_token cookie is no credential", async () => {
   const { app } = authApp();
   const jwt = await token("u", ["*"], ["*"]);
   assert.equal((await app.request(`/subscriptions?access_token=${jwt}`)).status, 200);
-  assert.equal((await app.request("/subscriptions", { headers: { cookie: `broker_token=${jwt}` } })).status, 200);
+  await problemOf(await app.request("/subscriptions", { headers: { cookie: `broker_token=${jwt}` } }), 401);
+  await app.close();
+});
+
+test("with access control on, a text/plain POST from a page on another origin is 403 whatever it carries", async () => {
+  const { app } = authApp();
+  const jwt = await token("u", ["*"], ["*"]);
+  const crossSite = { origin: "http://evil.example", "content-type": "text/plain", cookie: `broker_token=${jwt}` };
+  await problemOf(await app.request("/events", { method: "POST", headers: crossSite, body: '{"type":"csrf"}' }), 403);
+  await problemOf(await app.request(`/subscriptions?access_token=${jwt}`, { method: "POST", headers: crossSite, body: '{"types":["*"]}' }), 403);
+  assert.equal(app.broker.lastSeq, 0);
+  assert.deepEqual(app.broker.list(), []);
+  await app.close();
+});
+
+/** A token with exactly these claims, signed with the test secret. */
+const signed = (claims: Record<string, unknown>) => sign({ iat: Math.floor(Date.now() / 1_000), ...claims }, secret, "HS256");
+
+test("a token without sub is 401 saying so: tokens without one cannot share each other's subscriptions", async () => {
+  const { app, as } = authApp();
+  for (const claims of [{ "broker.publish": ["*"], "broker.subscribe": ["*"] }, { sub: "", "broker.subscribe": ["x.*"] }]) {
+    const problem = await problemOf(await as(await signed(claims)).get("/subscriptions"), 401);
+    assert.match(String(problem.detail), /\bsub\b/);
+  }
+  await app.close();
+});
+
+test("grants may be top-level or nested under broker; a token with neither is 401 naming both claims", async () => {
+  const { app, as } = authApp();
+  const nested = as(await signed({ sub: "n", broker: { publish: ["order.*"], subscribe: ["order.*"] } }));
+  assert.equal((await nested.post("/events", { type: "order.new" })).status, 202);
+  await problemOf(await nested.post("/events", { type: "payment.done" }), 403);
+  assert.deepEqual((await (await nested.post("/subscriptions", { types: ["*"] })).json()).types, ["order.*"]);
+  const publishOnly = as(await signed({ sub: "p", broker: { publish: ["*"] } }));
+  assert.equal((await publishOnly.post("/events", { type: "a" })).status, 202);
+  await problemOf(await publishOnly.post("/subscriptions", { types: ["a"] }), 403);
+  for (const claims of [{ sub: "x" }, { sub: "x", broker: {} }]) {
+    const problem = await problemOf(await as(await signed(claims)).get("/subscriptions"), 401);
+    assert.match(String(problem.detail), /broker\.publish.*broker\.subscribe/);
+    assert.doesNotMatch(String(problem.detail), /\bsub\b/);
+  }
+  const twice = await problemOf(await as(await signed({ sub: "x", "broker.publish": ["a"], broker: { publish: ["*"] } })).get("/subscriptions"), 401);
+  assert.match(String(twice.detail), /broker\.publish twice/);
+  await problemOf(await as(await signed({ sub: "x", broker: { subscribe: "*" } })).get("/subscriptions"), 401);
+  assert.equal(app.broker.lastSeq, 2);
+  await app.close();
+});
+
+test("a malformed exp, nbf or iat claim is 401 naming the claim as malformed, not as expired", async () => {
+  const { app, as } = authApp();
+  const grants = { sub: "x", "broker.publish": ["*"] };
+  for (const claim of ["exp", "nbf", "iat"]) {
+    for (const value of ["1", "2999999999", null]) {
+      const problem = await problemOf(await as(await signed({ ...grants, [claim]: value })).post("/events", { type: "a" }), 401);
+      assert.equal(problem.detail, `the token's ${claim} claim is malformed: it must be a number of seconds since the epoch`);
+    }
+  }
+  const later = Math.floor(Date.now() / 1_000) + 600;
+  assert.match(String((await problemOf(await as(await signed({ ...grants, nbf: later })).post("/events", { type: "a" }), 401)).detail), /not valid yet/);
+  assert.equal((await as(await signed({ ...grants, exp: later })).post("/events", { type: "a" })).status, 202);
+  assert.equal(app.broker.lastSeq, 1);
+  await app.close();
+});
+
+test("pulling or listing parked events of a subscription with types the token does not grant is 403 and hands nothing", async () => {
+  const { app, as } = authApp();
+  const wide = as(await token("payroll", ["*"], ["*"]));
+  const narrow = as(await token("payroll", [], ["x.*"]));
+  const sub = await (await wide.post("/subscriptions", { types: ["*"] })).json();
+  await wide.post("/events", { type: "secret.payroll" });
+  await problemOf(await narrow.post(`/subscriptions/${sub.id}/pull`, { waitMs: 0 }), 403);
+  await problemOf(await narrow.get(`/subscriptions/${sub.id}/parked`), 403);
+  const { events } = await (await wide.post(`/subscriptions/${sub.id}/pull`, { waitMs: 0 })).json();
+  assert.deepEqual(events.map((e: { type: string; deliveries: number }) => [e.type, e.deliveries]), [["secret.payroll", 1]]);
+  const own = await (await narrow.post("/subscriptions", { types: ["x.*"] })).json();
+  assert.equal((await narrow.post(`/subscriptions/${own.id}/pull`, { waitMs: 0 })).status, 200);
   await app.close();
 });
 

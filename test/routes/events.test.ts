@@ -183,6 +183,7 @@ test("POST /events with deeply nested data answers 202 or 400, never a 5xx", asy
   const depth = 1_000_000;
   const response = await app.post("/events", `{"type":"a","data":${"[".repeat(depth)}${"]".repeat(depth)}}`);
   assert.ok(response.status === 202 || response.status === 400, `status ${response.status}`);
+  await problemOf(await app.post("/events", `{"type":"a","data":${"[".repeat(depth)}1e400${"]".repeat(depth)}}`), 400);
   assert.equal((await accepted(await app.post("/events", { type: "a" }))).accepted, 1);
   await app.close();
 });
@@ -208,5 +209,46 @@ test("a publish that would take required backlogs past their memory budget answe
   assert.equal(problem.subscription, id);
   assert.equal(response.headers.get("retry-after"), "1");
   assert.equal(app.broker.lastSeq, 1);
+  await app.close();
+});
+
+test("POST /events refuses inherited property names and __proto__ as extensions, naming each; lowercase ones are kept", async () => {
+  const app = testApp();
+  const stream = app.broker.subscribe({ kind: "stream" });
+  const inherited = await problemOf(await app.post("/events", [{ type: "a", toString: "x" }, { type: "a", valueOf: 1 }, { type: "a", hasOwnProperty: true }, { type: "a", __defineGetter__: "x" }]), 400);
+  assert.deepEqual(inherited.errors?.map((error) => error.path), ["/0/toString", "/1/valueOf", "/2/hasOwnProperty", "/3/__defineGetter__"]);
+  for (const [body, path] of [['{"type":"a","__proto__":{"x":1}}', "/__proto__"], ['[{"type":"a"},{"type":"b","__proto__":"s"}]', "/1/__proto__"]]) {
+    assert.deepEqual((await problemOf(await app.post("/events", body), 400)).errors?.map((error) => error.path), [path]);
+  }
+  assert.equal(app.broker.lastSeq, 0);
+  await accepted(await app.post("/events", { type: "a", tostring: "x", constructor: "y" }));
+  const event = JSON.parse((stream.read()[0] as { json: string }).json);
+  assert.deepEqual([event.tostring, event.constructor], ["x", "y"]);
+  await app.close();
+});
+
+test("POST /events refuses numbers JSON cannot carry, anywhere in the event, naming each by path", async () => {
+  const app = testApp();
+  const stream = app.broker.subscribe({ kind: "stream" });
+  const one = await problemOf(await app.post("/events", '{"type":"a","data":1e400}'), 400);
+  assert.deepEqual(one.errors?.map((error) => error.path), ["/data"]);
+  const batch = await problemOf(await app.post("/events", `[{"type":"a"},{"type":"a","data":{"x":[null, -1E+400],"y":${"9".repeat(400)}}}]`), 400);
+  assert.deepEqual(batch.errors?.map((error) => error.path), ["/1/data/x/1", "/1/data/y"]);
+  const extension = await problemOf(await app.post("/events", `{"type":"a","n":${"1".repeat(300)}0e10}`), 400);
+  assert.deepEqual(extension.errors?.map((error) => error.path), ["/n"]);
+  const binary = await app.request("/events", { method: "POST", headers: { "ce-type": "a", "content-type": "application/json" }, body: '{"q":1e999}' });
+  assert.deepEqual((await problemOf(binary, 400)).errors?.map((error) => error.path), ["body"]);
+  assert.equal(app.broker.lastSeq, 0);
+  await accepted(await app.post("/events", '{"type":"a","data":[1.7e308,1e-400,"x:1e400"]}'));
+  assert.deepEqual(JSON.parse((stream.read()[0] as { json: string }).json).data, [1.7e308, 0, "x:1e400"]);
+  await app.close();
+});
+
+test("POST /events in binary mode names the header whose percent-encoding is bad", async () => {
+  const app = testApp();
+  for (const name of ["ce-source", "ce-id", "ce-traceparent"]) {
+    const problem = await problemOf(await app.request("/events", { method: "POST", headers: { "ce-type": "a", [name]: "%ff" }, body: "" }), 400);
+    assert.deepEqual(problem.errors?.map((error) => error.path), [name]);
+  }
   await app.close();
 });

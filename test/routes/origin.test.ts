@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { problemOf, testApp } from "../support/app.ts";
+
+/** What a page on another origin can send without a preflight: a `no-cors` fetch or a form POST. */
+const CROSS_SITE_HEADERS: Record<string, string>[] = [
+  { origin: "http://evil.example", "sec-fetch-site": "cross-site" },
+  { origin: "http://evil.example" },
+  { origin: "http://broker.test:8080", "sec-fetch-site": "same-site" },
+  { origin: "https://broker.test" },
+  { origin: "null", "sec-fetch-site": "cross-site" },
+  { origin: "null" },
+  { "sec-fetch-site": "cross-site" },
+  { "sec-fetch-site": "same-site" },
+];
+
+const send = (app: ReturnType<typeof testApp>, method: string, path: string, headers: Record<string, string>, body?: string) =>
+  app.request(path, { method, headers: { "content-type": "text/plain", ...headers }, body });
+
+test("a POST, PATCH or DELETE from a page on another origin is 403 naming the header, and changes nothing", async () => {
+  const app = testApp();
+  const sub = app.broker.subscribe({ kind: "required", types: ["a"] });
+  for (const headers of CROSS_SITE_HEADERS) {
+    const problem = await problemOf(await send(app, "POST", "/events", headers, '{"type":"csrf"}'), 403);
+    assert.equal(problem.errors?.[0].path, headers.origin === undefined ? "sec-fetch-site" : "origin", JSON.stringify(headers));
+    await problemOf(await send(app, "POST", "/subscriptions", headers, '{"types":["*"]}'), 403);
+    await problemOf(await send(app, "PATCH", `/subscriptions/${sub.id}`, headers, '{"paused":true}'), 403);
+    await problemOf(await send(app, "DELETE", `/subscriptions/${sub.id}`, headers), 403);
+  }
+  assert.equal(app.broker.lastSeq, 0);
+  assert.deepEqual(app.broker.list().map((s) => [s.id, s.paused]), [[sub.id, false]]);
+  await app.close();
+});
+
+test("a cross-origin request is refused before its body is read", async () => {
+  const app = testApp();
+  let pulls = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulls++;
+      controller.enqueue(new TextEncoder().encode('{"type":"csrf"}'));
+      controller.close();
+    },
+  }, { highWaterMark: 0 });
+  const response = await app.request("/events", { method: "POST", headers: { origin: "http://evil.example", "content-type": "text/plain" }, body, duplex: "half" } as RequestInit);
+  await problemOf(response, 403);
+  assert.equal(pulls, 0);
+  await app.close();
+});
+
+test("the broker's own origin, listed origins and requests without Origin may publish; reads are never refused", async () => {
+  const app = testApp({ corsOrigins: "https://dash.example" });
+  const allowed: Record<string, string>[] = [
+    {},
+    { origin: "http://broker.test" },
+    { origin: "http://broker.test", "sec-fetch-site": "same-origin" },
+    // Behind a proxy that ends TLS or rewrites Host the browser's own verdict still holds.
+    { origin: "https://broker.example", "sec-fetch-site": "same-origin" },
+    { origin: "https://dash.example", "sec-fetch-site": "cross-site" },
+    { origin: "https://dash.example" },
+  ];
+  for (const headers of allowed) {
+    const response = await send(app, "POST", "/events", headers, '{"type":"ok"}');
+    assert.equal(response.status, 202, `${JSON.stringify(headers)}: ${await response.text()}`);
+  }
+  assert.equal((await app.request("/subscriptions", { headers: { origin: "http://evil.example", "sec-fetch-site": "cross-site" } })).status, 200);
+  assert.equal(app.broker.lastSeq, 6);
+  await app.close();
+});
