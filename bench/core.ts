@@ -113,6 +113,30 @@ function memoryPerEvent(): { bytesPerEvent: number; jsonBytes: number; ratio: nu
   return { bytesPerEvent, jsonBytes: sample.json.length, ratio: Number((bytesPerEvent / sample.json.length).toFixed(2)) };
 }
 
+/**
+ * Row 8: the longest a publish holds the event loop within the defaults: a batch of
+ * `maxBatch` (1,000) events of 1,000 types to `maxRequired` (10,000) required
+ * subscriptions, or to 10,000 streams, each set up so that every event reaches every one
+ * of them through another bucket; next to the same batch with nobody subscribed.
+ */
+function worstFanOut(): { requiredMs: number; streamsMs: number; aloneMs: number } {
+  const batch = Array.from({ length: 1_000 }, (_, i) => ({ type: `t.${i}`, data: { i } }));
+  const publishMs = (kind?: "required" | "stream") => {
+    const broker = new Broker({ maxStreams: 10_000 });
+    for (let i = 0; kind && i < 10_000; i++) broker.subscribe({ kind, types: i < 1_000 ? [`t.${i}`, "u.*"] : ["t.*"], ...(kind === "required" ? { expireAfterMs: 0 } : {}) });
+    const times: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now();
+      broker.sendBatch(batch);
+      times.push(performance.now() - started);
+      for (const sub of broker.list()) if (sub.kind === "stream") sub.read();
+    }
+    broker.close();
+    return Number(median(times).toFixed(1));
+  };
+  return { requiredMs: publishMs("required"), streamsMs: publishMs("stream"), aloneMs: publishMs() };
+}
+
 const fanOutBroker = new Broker({ historySize: 10_000, dedupeWindowMs: 0 });
 const counts = { events: 0, deliveries: 0 };
 const { medians: fanOut, turns: fanOutTurns } = alternate({ broker: fanOutRound(fanOutBroker, counts), plainLoop: plainLoopRound() });
@@ -127,4 +151,5 @@ report({
   turnRatios: fanOutTurns.broker.map((rate, turn) => rate / fanOutTurns.plainLoop[turn]),
   publish: { ...publish.medians, turnRatios: publish.turns.sendBatch.map((rate, turn) => rate / publish.turns.validate[turn]) },
   ...memoryPerEvent(),
+  worstFanOut: worstFanOut(),
 });

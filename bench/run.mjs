@@ -225,6 +225,7 @@ function rowsOf(runtime, r) {
         "",
       ],
       ["7. memory per retained event (bytes)", fmt(r.core.bytesPerEvent), `its JSON ${fmt(r.core.jsonBytes)}`, `${fmt(r.core.ratio, 2)}×`, "≤ 2×"],
+      ["8. worst fan-out within the defaults (ms a publish holds the loop)", `1,000 events × 10,000 required ${fmt(r.core.worstFanOut.requiredMs, 1)}; × 10,000 streams ${fmt(r.core.worstFanOut.streamsMs, 1)}`, `nobody subscribed ${fmt(r.core.worstFanOut.aloneMs, 1)}`, `${fmt(r.core.worstFanOut.requiredMs / r.core.worstFanOut.aloneMs, 1)}×; ${fmt(r.core.worstFanOut.streamsMs / r.core.worstFanOut.aloneMs, 1)}×`, "≤ 50 ms"],
     ],
   };
   return Object.entries(rows).filter(([measure]) => r[measure] !== undefined).flatMap(([, build]) => build().map((row) => [runtime, ...row]));

@@ -292,11 +292,10 @@ export class Broker {
    * than the required part of the memory budget.
    */
   #checkRequired(events: readonly AcceptedEvent[]): Map<RequiredSubscription, Unit> {
-    const index = this.#requiredIndex;
-    const taken = unitsFor(events, index.everything, (type) => index.matchSpecific(type), (sub) => sub.paused);
+    const taken = unitsFor(events, this.#requiredIndex, (sub) => sub.paused);
     const units = new Set<Unit>();
     for (const [sub, unit] of taken) {
-      if (sub.backlog + unit.events.length > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
+      if (sub.backlog + unit.count > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
       units.add(unit);
     }
     const bytes = [...units].reduce((sum, unit) => sum + unit.bytes, ENTRY_BYTES * taken.size);
@@ -313,11 +312,10 @@ export class Broker {
   }
 
   #offerToStreams(events: readonly AcceptedEvent[]): void {
-    const index = this.#streamIndex;
-    for (const [sub, unit] of unitsFor(events, index.everything, (type) => index.matchSpecific(type), (sub) => sub.paused)) {
+    for (const [sub, unit] of unitsFor(events, this.#streamIndex, (sub) => sub.paused)) {
       const kept = sub.offer(unit);
       this.stats.streamDeliveries += kept;
-      this.stats.drops += unit.events.length - kept;
+      this.stats.drops += unit.count - kept;
     }
   }
 

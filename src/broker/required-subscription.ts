@@ -100,7 +100,7 @@ export class RequiredSubscription {
   enqueue(unit: Unit): void {
     this.#units.push(unit);
     this.#hold(unit);
-    this.#backlog += unit.events.length;
+    this.#backlog += unit.count;
   }
 
   hasUndelivered(): boolean {
@@ -221,7 +221,7 @@ export class RequiredSubscription {
 
   #releaseHead(): void {
     const unit = this.#unit(this.#head);
-    this.#backlog -= unit.events.length - this.#headOffset;
+    this.#backlog -= unit.count - this.#headOffset;
     this.#letGo(unit);
     this.#units[this.#head - this.#base] = undefined;
     this.#head++;
@@ -237,7 +237,7 @@ export class RequiredSubscription {
     if (this.#nextOffset === 0) this.#units.splice(index, 1);
     else {
       // What was delivered before the nack stays; the unit left becomes this subscription's own.
-      const kept = new Unit(unit.events.slice(0, this.#nextOffset));
+      const kept = new Unit([unit.events.slice(0, this.#nextOffset)]);
       this.#units[index] = kept;
       this.#hold(kept);
       this.#next++;
@@ -247,7 +247,7 @@ export class RequiredSubscription {
     this.#park(events, deliveries);
     if (!atHead) return;
     this.ackedSeq = Math.max(this.ackedSeq, events[events.length - 1].seq);
-    while (this.#head < this.#end && this.#headOffset === this.#unit(this.#head).events.length) this.#releaseHead();
+    while (this.#head < this.#end && this.#headOffset === this.#unit(this.#head).count) this.#releaseHead();
   }
 
   /** Counts this subscription's reference to `unit`, and the unit itself if it is the first. */

@@ -103,10 +103,10 @@ export class StreamSubscription implements EvictableBuffer {
     if (this.#closingReason !== null) return 0;
     const wasEmpty = this.#buffer.length === 0;
     const fitting = this.#fittingPart(unit);
-    if (fitting.events.length > 0) this.#keep(fitting);
-    for (let index = fitting.events.length; index < unit.events.length; index++) this.#drop(unit.events[index].seq);
+    if (fitting.count > 0) this.#keep(fitting);
+    for (let index = fitting.count; index < unit.count; index++) this.#drop(unit.events[index].seq);
     if (wasEmpty && this.#buffer.length > 0) this.onReadable?.();
-    return fitting.events.length;
+    return fitting.count;
   }
 
   /**
@@ -184,7 +184,7 @@ export class StreamSubscription implements EvictableBuffer {
   #withinOwnBounds(unit: Unit): Unit {
     const roomForEvents = this.limits.maxEvents - this.#bufferedEvents;
     const roomForBytes = this.limits.maxBytes - this.#bufferedBytes;
-    if (unit.events.length <= roomForEvents && unit.size <= roomForBytes) return unit;
+    if (unit.count <= roomForEvents && unit.size <= roomForBytes) return unit;
     let count = 0;
     let bytes = 0;
     for (const event of unit.events) {
@@ -192,14 +192,14 @@ export class StreamSubscription implements EvictableBuffer {
       bytes += event.size;
       count++;
     }
-    return count === 0 ? EMPTY : new Unit(unit.events.slice(0, count));
+    return count === 0 ? EMPTY : new Unit([unit.events.slice(0, count)]);
   }
 
   #keep(unit: Unit): void {
     if (this.#bufferedEvents === 0) this.shared.filled(this);
     this.shared.hold(unit);
     this.#buffer.push(unit);
-    this.#bufferedEvents += unit.events.length;
+    this.#bufferedEvents += unit.count;
     this.#bufferedBytes += unit.size;
   }
 
@@ -287,7 +287,7 @@ export class StreamSubscription implements EvictableBuffer {
   }
 }
 
-const EMPTY = new Unit([]);
+const EMPTY = new Unit([[]]);
 
 function gapNotice(gap: Gap, untilSeq: number): StreamNotice {
   return { kind: "gap", from: gap.from, to: Math.min(gap.to, untilSeq) };

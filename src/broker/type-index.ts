@@ -1,38 +1,35 @@
-import { isTypePattern } from "./type-pattern.ts";
+import { isTypePattern, withoutSubsumed } from "./type-pattern.ts";
 
 /**
  * Finds the subscribers whose patterns select an event type without scanning every
- * subscriber: exact types and dotted prefixes are map lookups, and each type's answer
- * is cached until the set of subscribers changes.
+ * subscriber. Subscribers are kept in buckets: `*` in one, each exact type in its own,
+ * each dotted prefix (`order.*`) in its own; a type is selected by the exact bucket of its
+ * name and the prefix buckets of its prefixes. Since a subscriber's patterns are first
+ * reduced to those no other of its patterns covers, the buckets of one subscriber that a
+ * type selects never overlap: each event reaches it through one bucket only.
  */
 export class TypeIndex<T> {
   readonly #everything = new Set<T>();
   readonly #exact = new Map<string, Set<T>>();
   readonly #prefix = new Map<string, Set<T>>();
-  readonly #cache = new Map<string, readonly T[]>();
-  readonly #specificCache = new Map<string, readonly T[]>();
-  #everythingList: readonly T[] | null = null;
-  /** Items across every cached answer: ten thousand types each matched by every one of ten thousand subscribers would be 10^8. */
-  #cachedItems = 0;
+  /** The buckets each type selects (besides `everything`), cached until the subscribers change. */
+  readonly #cache = new Map<string, readonly ReadonlySet<T>[]>();
 
-  /**
-   * @param maxCachedTypes bound on cached answers, since producers choose the types;
-   * @param maxCachedItems bound on the items they hold together (8 bytes each).
-   */
-  constructor(private readonly maxCachedTypes = 10_000, private readonly maxCachedItems = 1_000_000) {}
+  /** @param maxCachedTypes bound on cached answers, since producers choose the types. */
+  constructor(private readonly maxCachedTypes = 10_000) {}
 
   add(item: T, patterns: readonly string[]): void {
-    for (const pattern of patterns) {
+    for (const pattern of withoutSubsumed(patterns)) {
       if (!isTypePattern(pattern)) throw new RangeError(`bad type pattern: ${pattern}`);
       const [bucket, key] = this.#bucketOf(pattern);
       if (!bucket) this.#everything.add(item);
       else setOf(bucket, key).add(item);
     }
-    this.#clearCache();
+    this.#cache.clear();
   }
 
   remove(item: T, patterns: readonly string[]): void {
-    for (const pattern of patterns) {
+    for (const pattern of withoutSubsumed(patterns)) {
       const [bucket, key] = this.#bucketOf(pattern);
       if (!bucket) this.#everything.delete(item);
       else {
@@ -40,53 +37,43 @@ export class TypeIndex<T> {
         if (bucket.get(key)?.size === 0) bucket.delete(key);
       }
     }
-    this.#clearCache();
-  }
-
-  /** Every item with a pattern that selects `type`, each once. */
-  match(type: string): readonly T[] {
-    return this.#cached(this.#cache, type, () => [...new Set([...this.everything, ...this.matchSpecific(type)])]);
+    this.#cache.clear();
   }
 
   /** Items with `*`: they select every type. */
-  get everything(): readonly T[] {
-    return (this.#everythingList ??= [...this.#everything]);
+  get everything(): ReadonlySet<T> {
+    return this.#everything;
   }
 
-  /** Items that select `type` by name or prefix and are not in `everything`; the same list for the same type until the items change. */
-  matchSpecific(type: string): readonly T[] {
-    return this.#cached(this.#specificCache, type, () => this.#lookUp(type).filter((item) => !this.#everything.has(item)));
-  }
-
-  #cached(cache: Map<string, readonly T[]>, type: string, lookUp: () => readonly T[]): readonly T[] {
-    let found = cache.get(type);
+  /** The buckets besides `everything` that select `type`: its exact one and those of its prefixes. */
+  bucketsOf(type: string): readonly ReadonlySet<T>[] {
+    let found = this.#cache.get(type);
     if (found) return found;
-    found = lookUp();
-    if (cache.size >= this.maxCachedTypes || this.#cachedItems + found.length > this.maxCachedItems) this.#clearCache();
-    cache.set(type, found);
-    this.#cachedItems += found.length;
+    found = this.#lookUp(type);
+    if (this.#cache.size >= this.maxCachedTypes) this.#cache.clear();
+    this.#cache.set(type, found);
     return found;
   }
 
-  /** Types with an answer cached (the larger of the two caches, each bounded alike), and the items all answers hold. */
-  get cached(): { types: number; items: number } {
-    return { types: Math.max(this.#cache.size, this.#specificCache.size), items: this.#cachedItems };
+  /** Every item with a pattern that selects `type`, each once. */
+  match(type: string): T[] {
+    return [...new Set([...this.#everything, ...this.bucketsOf(type).flatMap((bucket) => [...bucket])])];
   }
 
-  #clearCache(): void {
-    this.#cache.clear();
-    this.#specificCache.clear();
-    this.#everythingList = null;
-    this.#cachedItems = 0;
+  /** Types with their buckets cached now. */
+  get cachedTypes(): number {
+    return this.#cache.size;
   }
 
-  #lookUp(type: string): T[] {
-    const found = new Set<T>();
-    for (const item of this.#exact.get(type) ?? []) found.add(item);
+  #lookUp(type: string): ReadonlySet<T>[] {
+    const found: ReadonlySet<T>[] = [];
+    const exact = this.#exact.get(type);
+    if (exact) found.push(exact);
     for (let dot = type.indexOf("."); dot !== -1; dot = type.indexOf(".", dot + 1)) {
-      for (const item of this.#prefix.get(type.slice(0, dot + 1)) ?? []) found.add(item);
+      const prefix = this.#prefix.get(type.slice(0, dot + 1));
+      if (prefix) found.push(prefix);
     }
-    return [...found];
+    return found;
   }
 
   /** `order.*` is stored under the prefix `order.`; `*` under no bucket. */

@@ -34,6 +34,19 @@ export function matchesAny(patterns: readonly string[], type: string): boolean {
   return patterns.some((pattern) => matchesPattern(pattern, type));
 }
 
+/** `patterns` without those another of them covers (`order.filled` under `order.*`, anything under `*`), each once. */
+export function withoutSubsumed(patterns: readonly string[]): string[] {
+  const unique = [...new Set(patterns)];
+  return unique.filter((pattern) => !unique.some((other) => other !== pattern && covers(other, pattern)));
+}
+
+/** Whether every type `inner` selects is selected by `outer`. */
+function covers(outer: string, inner: string): boolean {
+  if (outer === "*") return true;
+  if (inner === "*" || !outer.endsWith(".*")) return false;
+  return inner.startsWith(outer.slice(0, -1));
+}
+
 /**
  * The patterns selecting exactly the types that both lists select, so a subscription's
  * filter can be narrowed to what a grant allows and still be indexed.

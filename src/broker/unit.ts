@@ -1,5 +1,6 @@
 import type { AcceptedEvent } from "./event.ts";
 import { ENTRY_BYTES, eventMemory } from "./memory-budget.ts";
+import type { TypeIndex } from "./type-index.ts";
 
 /**
  * Events of one publish that a subscriber takes together, in seq order: one object shared
@@ -13,50 +14,63 @@ export class Unit {
   readonly bytes: number;
   /** The UTF-8 bytes of its events' JSON. */
   readonly size: number;
+  readonly count: number;
+  #events: readonly AcceptedEvent[] | null;
 
-  constructor(readonly events: readonly AcceptedEvent[]) {
-    this.size = events.reduce((sum, event) => sum + event.size, 0);
-    this.bytes = this.size + events.length * (eventMemory({ size: 0 }) + ENTRY_BYTES);
+  /** @param groups events in seq order each, none in two: the unit is their merge, made when first read. */
+  constructor(private readonly groups: readonly (readonly AcceptedEvent[])[]) {
+    this.#events = groups.length === 1 ? groups[0] : null;
+    this.count = groups.reduce((sum, group) => sum + group.length, 0);
+    this.size = groups.reduce((sum, group) => group.reduce((total, event) => total + event.size, sum), 0);
+    this.bytes = this.size + this.count * (eventMemory({ size: 0 }) + ENTRY_BYTES);
+  }
+
+  get events(): readonly AcceptedEvent[] {
+    return (this.#events ??= this.groups.flat().sort((a, b) => a.seq - b.seq));
   }
 }
 
 /**
- * The units a publish gives its subscribers: events grouped by the subscribers that
- * `match` gives their type (events of one type share a group); `everyone` gets them all.
- * A subscriber in several groups gets its own unit, in seq order.
+ * The unit each subscriber of `index` takes of a publish's `events`. Events are grouped by
+ * the buckets that select their types; a subscriber takes the groups of its buckets, and
+ * subscribers taking the same groups share one unit. The work is one step per event and
+ * one per subscriber in a bucket that an event reached, whatever the batch and however
+ * many subscribers.
  */
-export function unitsFor<S extends object>(events: readonly AcceptedEvent[], everyone: readonly S[], match: (type: string) => readonly S[], skip: (subscriber: S) => boolean): Map<S, Unit> {
-  const gathered = new Map<S, (readonly AcceptedEvent[])[]>();
-  if (events.length === 0) return new Map();
-  const gather = (subscriber: S, some: readonly AcceptedEvent[]) => {
-    if (skip(subscriber)) return;
-    const groups = gathered.get(subscriber);
-    if (groups) groups.push(some);
-    else gathered.set(subscriber, [some]);
-  };
-  for (const subscriber of everyone) gather(subscriber, events);
-  for (const [subscribers, some] of groupByMatch(events, match)) {
-    for (const subscriber of subscribers) gather(subscriber, some.length === events.length ? events : some);
-  }
-  const units = new Map<readonly AcceptedEvent[], Unit>();
+export function unitsFor<S extends object>(events: readonly AcceptedEvent[], index: TypeIndex<S>, skip: (subscriber: S) => boolean): Map<S, Unit> {
   const taken = new Map<S, Unit>();
-  for (const [subscriber, groups] of gathered) {
-    const shared = groups.length === 1 ? groups[0] : groups.flat().sort((a, b) => a.seq - b.seq);
-    let unit = units.get(shared);
-    if (!unit) units.set(shared, (unit = new Unit(shared)));
+  if (events.length === 0) return taken;
+  let everyone: Unit | undefined;
+  for (const subscriber of index.everything) if (!skip(subscriber)) taken.set(subscriber, (everyone ??= new Unit([events])));
+  const gathered = new Map<S, number[]>();
+  const groups = groupByBucket(events, index);
+  groups.forEach(([bucket], group) => {
+    for (const subscriber of bucket) {
+      if (skip(subscriber)) continue;
+      const some = gathered.get(subscriber);
+      if (some) some.push(group);
+      else gathered.set(subscriber, [group]);
+    }
+  });
+  const shared = new Map<string, Unit>();
+  for (const [subscriber, some] of gathered) {
+    const key = some.join(",");
+    let unit = shared.get(key);
+    if (!unit) shared.set(key, (unit = new Unit(some.map((group) => groups[group][1]))));
     taken.set(subscriber, unit);
   }
   return taken;
 }
 
-function groupByMatch<S>(events: readonly AcceptedEvent[], match: (type: string) => readonly S[]): Map<readonly S[], AcceptedEvent[]> {
-  const groups = new Map<readonly S[], AcceptedEvent[]>();
+/** The buckets the events' types select, each with its events in seq order. */
+function groupByBucket<S>(events: readonly AcceptedEvent[], index: TypeIndex<S>): [ReadonlySet<S>, AcceptedEvent[]][] {
+  const groups = new Map<ReadonlySet<S>, AcceptedEvent[]>();
   for (const event of events) {
-    const subscribers = match(event.type);
-    if (subscribers.length === 0) continue;
-    const group = groups.get(subscribers);
-    if (group) group.push(event);
-    else groups.set(subscribers, [event]);
+    for (const bucket of index.bucketsOf(event.type)) {
+      const group = groups.get(bucket);
+      if (group) group.push(event);
+      else groups.set(bucket, [event]);
+    }
   }
-  return groups;
+  return [...groups];
 }

@@ -31,19 +31,24 @@ test("TypeIndex forgets removed subscribers, cached answers included", () => {
 
 test("TypeIndex keeps its cache bounded however many types producers invent", () => {
   const index = new TypeIndex<string>(10);
-  index.add("s", ["*"]);
+  index.add("s", ["a.*"]);
   for (let i = 0; i < 1_000; i++) {
-    assert.deepEqual(index.match(`t${i}`), ["s"]);
-    assert.ok(index.cached.types <= 10, `${index.cached.types} answers cached`);
+    assert.deepEqual(index.match(`a.t${i}`), ["s"]);
+    assert.ok(index.cachedTypes <= 10, `${index.cachedTypes} answers cached`);
   }
-  assert.deepEqual(index.match("t0"), ["s"]);
+  assert.deepEqual(index.match("a.t0"), ["s"]);
 });
 
-test("TypeIndex keeps the items of its cached answers bounded however many subscribers each holds", () => {
-  const index = new TypeIndex<number>(10_000, 250);
-  for (let i = 0; i < 100; i++) index.add(i, ["*"]);
-  for (let i = 0; i < 50; i++) {
-    assert.equal(index.match(`t${i}`).length, 100);
-    assert.ok(index.cached.items <= 250, `${index.cached.items} items cached`);
-  }
+test("TypeIndex gives a type the buckets that select it, each shared by every type it selects", () => {
+  const index = new TypeIndex<string>();
+  index.add("all", ["*"]);
+  index.add("orders", ["order.*", "order.filled"]);
+  index.add("filled", ["order.filled"]);
+  index.add("legs", ["order.leg.*"]);
+  const [exact, prefix] = index.bucketsOf("order.filled");
+  assert.deepEqual([[...exact], [...prefix]], [["filled"], ["orders"]], "a pattern another of the same subscriber covers is not indexed");
+  assert.equal(index.bucketsOf("order.new")[0], prefix, "the same bucket, not a copy");
+  assert.deepEqual(index.bucketsOf("order.leg.x").map((bucket) => [...bucket]), [["orders"], ["legs"]]);
+  assert.deepEqual([...index.everything], ["all"]);
+  assert.deepEqual(index.bucketsOf("other"), []);
 });

@@ -52,6 +52,10 @@ export function startServer(env: Record<string, string> = {}, { viaCli = false }
     };
     child.stdout!.on("data", collect);
     child.stderr!.on("data", collect);
+    // A request the server failed to handle is a bug whatever the test checks: show its log line.
+    child.stderr!.on("data", (chunk: Buffer) => {
+      if (/ failed:/.test(String(chunk))) process.stderr.write(`[server ${child.pid}] ${chunk}`);
+    });
     child.once("exit", () => reject(new Error(`server exited:\n${server.output}`)));
   });
 }
