@@ -50,7 +50,7 @@ export function openApiDocument(options: { maxWaitMs: number; defaultWaitMs: num
         get: {
           summary: "Live events over Server-Sent Events",
           parameters: [
-            ...["types", "since", "named"].map((name) => ({ name, in: "query", required: false, schema: jsonSchema(api.streamQuerySchema.shape[name as "types"], "input") })),
+            ...["types", "since", "named", "source", "subject", "filter"].map((name) => ({ name, in: "query", required: false, schema: jsonSchema(api.streamQuerySchema.shape[name as "types"], "input") })),
             { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string", pattern: "^\\d{1,15}$" } },
           ],
           responses: { 200: { description: "An event stream", content: { "text/event-stream": { schema: { type: "string" } } } }, ...problems(400, 401, 403, 503) },

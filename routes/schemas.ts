@@ -14,6 +14,9 @@ export const streamQuerySchema = z.object({
   since: z.string().regex(SEQ_TEXT, "must be a seq: a whole number, 0 or more").optional().describe("Replay kept events after this seq."),
   named: z.enum(["1", "0", "true", "false"], { error: 'must be "1" or "0"' }).optional().describe("Add `event: <type>` to each event."),
   lastEventId: z.string().regex(SEQ_TEXT, "must be the seq of the last event received").optional(),
+  source: z.string().min(1, "must not be empty").optional().describe("Only events with exactly this `source`."),
+  subject: z.string().min(1, "must not be empty").optional().describe("Only events with exactly this `subject`."),
+  filter: z.string().optional().describe('A CloudEvents Subscriptions API filter, or an array of them, as JSON: `{"prefix":{"subject":"orders/"}}`.'),
 });
 
 export function pullRequestSchema(maxWaitMs: number, defaultWaitMs: number) {
@@ -60,6 +63,7 @@ export const subscriptionSchema = z.object({
   backlog: z.number().int(),
   dropped: z.number().int(),
   name: z.string().optional(),
+  filters: z.array(z.record(z.string(), z.unknown())).describe("CloudEvents Subscriptions API filters, ANDed with `types`."),
   ackedSeq: z.number().int().optional(),
   lastDeliveredSeq: z.number().int().optional(),
   redelivered: z.number().int().optional(),

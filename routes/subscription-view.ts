@@ -7,6 +7,7 @@ export function subscriptionView(sub: Subscription) {
     id: sub.id,
     kind: sub.kind,
     types: sub.types,
+    filters: sub.filters,
     paused: sub.paused,
     created: new Date(sub.created).toISOString(),
     delivered: sub.delivered,

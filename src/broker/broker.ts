@@ -40,10 +40,12 @@ import { acceptEvent, type AcceptedEvent, type PreparedEvent, prepareEvent, vali
 import { type EventLog, RingHistory } from "./history.ts";
 import { ENTRY_BYTES, MemoryBudget } from "./memory-budget.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
+import { Selector } from "./selector.ts";
 import { StreamBuffers } from "./stream-buffers.ts";
 import { StreamSubscription } from "./stream-subscription.ts";
 import { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema } from "./subscription-spec.ts";
 import { TypeIndex } from "./type-index.ts";
+import type { Attributes } from "./filters.ts";
 import { type Unit, unitsFor } from "./unit.ts";
 import { matchesAny } from "./type-pattern.ts";
 import { parseOrThrow } from "./validate.ts";
@@ -223,12 +225,13 @@ export class Broker {
     const first = this.#lastSeq + 1;
     // Encoding may still refuse an event, and the checks need each event's size: nothing changes before both.
     const events = encodeAll(fresh, first, (event) => pathOf(prepared.indexOf(event)));
-    const required = this.#checkRequired(events);
+    const attributesOf = (event: AcceptedEvent) => fresh[event.seq - first].attributes;
+    const required = this.#checkRequired(events, attributesOf);
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
     this.#log.append(events);
     this.#deliverToRequired(required);
-    this.#offerToStreams(events);
+    this.#offerToStreams(events, attributesOf);
     this.stats.accepted += events.length;
     this.stats.duplicates += duplicateSeqs.length;
     const accepted = events.length > 0 ? { accepted: events.length, first, last: this.#lastSeq } : { accepted: 0, first: null, last: null };
@@ -291,8 +294,8 @@ export class Broker {
    * publish if one of them would hold more than its `maxBacklog`, or their events more
    * than the required part of the memory budget.
    */
-  #checkRequired(events: readonly AcceptedEvent[]): Map<RequiredSubscription, Unit> {
-    const taken = unitsFor(events, this.#requiredIndex, (sub) => sub.paused);
+  #checkRequired(events: readonly AcceptedEvent[], attributesOf: (event: AcceptedEvent) => Attributes): Map<RequiredSubscription, Unit> {
+    const taken = unitsFor(events, this.#requiredIndex, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf });
     const units = new Set<Unit>();
     for (const [sub, unit] of taken) {
       if (sub.backlog + unit.count > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
@@ -311,8 +314,8 @@ export class Broker {
     }
   }
 
-  #offerToStreams(events: readonly AcceptedEvent[]): void {
-    for (const [sub, unit] of unitsFor(events, this.#streamIndex, (sub) => sub.paused)) {
+  #offerToStreams(events: readonly AcceptedEvent[], attributesOf: (event: AcceptedEvent) => Attributes): void {
+    for (const [sub, unit] of unitsFor(events, this.#streamIndex, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf })) {
       const kept = sub.offer(unit);
       this.stats.streamDeliveries += kept;
       this.stats.drops += unit.count - kept;
@@ -350,21 +353,22 @@ export class Broker {
   }
 
   #newStream(spec: StreamSpec): StreamSubscription {
-    const { types, since } = parseOrThrow(streamSpecSchema, spec);
+    const { types, filters, since } = parseOrThrow(streamSpecSchema, spec);
     if (this.#streamCount >= this.options.maxStreams) throw new TooManySubscriptionsError("stream", this.options.maxStreams);
     const limits = { maxEvents: this.options.streamBuffer, maxBytes: this.options.streamBufferBytes };
     const replay = since === undefined ? undefined : { afterSeq: since, untilSeq: this.#lastSeq };
-    return new StreamSubscription(this.options.newId(), types, this.#clock.now(), limits, this.#log, this.#streamBuffers, replay);
+    return new StreamSubscription(this.options.newId(), new Selector(types, filters), this.#clock.now(), limits, this.#log, this.#streamBuffers, replay);
   }
 
   #newRequired(spec: RequiredSpec): RequiredSubscription {
-    const { types, name, ...options } = parseOrThrow(requiredSpecSchema, spec);
+    const { types, filters, name, ...options } = parseOrThrow(requiredSpecSchema, spec);
     if (this.#subscriptions.size - this.#streamCount >= this.options.maxRequired) {
       throw new TooManySubscriptionsError("required", this.options.maxRequired);
     }
     const { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked } = { ...this.options, ...options };
     const settings = { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked };
-    return new RequiredSubscription(this.options.newId(), name, types, this.#clock.now(), settings, this.#lastSeq, this.memory.parts.required);
+    const selector = new Selector(types, filters);
+    return new RequiredSubscription(this.options.newId(), name, selector, this.#clock.now(), settings, this.#lastSeq, this.memory.parts.required);
   }
 
   /**

@@ -1,6 +1,8 @@
 import { DeliveryRuns } from "./delivery-runs.ts";
 import type { AcceptedEvent } from "./event.ts";
 import { ENTRY_BYTES, eventMemory, type MemoryPart } from "./memory-budget.ts";
+import type { Filter } from "./filters.ts";
+import type { Selector } from "./selector.ts";
 import { Unit } from "./unit.ts";
 
 /** Settings of one required subscription. */
@@ -79,7 +81,7 @@ export class RequiredSubscription {
   constructor(
     readonly id: string,
     readonly name: string | undefined,
-    readonly types: readonly string[],
+    readonly selector: Selector,
     readonly created: number,
     readonly options: RequiredOptions,
     startSeq: number,
@@ -89,6 +91,14 @@ export class RequiredSubscription {
     this.ackedSeq = startSeq;
     this.lastDeliveredSeq = startSeq;
     this.lastPulledAt = created;
+  }
+
+  get types(): readonly string[] {
+    return this.selector.types;
+  }
+
+  get filters(): readonly Filter[] {
+    return this.selector.filters;
   }
 
   /** Unacknowledged events held. */

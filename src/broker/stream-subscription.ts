@@ -1,7 +1,8 @@
 import type { AcceptedEvent } from "./event.ts";
 import type { EventLog, Gap } from "./history.ts";
 import type { EvictableBuffer, StreamBuffers } from "./stream-buffers.ts";
-import { matchesAny } from "./type-pattern.ts";
+import type { Filter } from "./filters.ts";
+import type { Selector } from "./selector.ts";
 import { Unit } from "./unit.ts";
 
 /** Something the broker tells a stream's reader besides events. */
@@ -75,7 +76,7 @@ export class StreamSubscription implements EvictableBuffer {
 
   constructor(
     readonly id: string,
-    readonly types: readonly string[],
+    readonly selector: Selector,
     readonly created: number,
     private readonly limits: StreamBufferLimits,
     private readonly log: EventLog,
@@ -83,6 +84,14 @@ export class StreamSubscription implements EvictableBuffer {
     replay?: Replay,
   ) {
     this.#replay = replay && replay.afterSeq < replay.untilSeq ? { ...replay } : null;
+  }
+
+  get types(): readonly string[] {
+    return this.selector.types;
+  }
+
+  get filters(): readonly Filter[] {
+    return this.selector.filters;
   }
 
   /** Whether the reader has been handed the closing notice; nothing follows it. */
@@ -276,7 +285,7 @@ export class StreamSubscription implements EvictableBuffer {
       }
       if (bytes > 0 && bytes + event.size > byteLimit) break;
       readThrough = event.seq;
-      if (!matchesAny(this.types, event.type)) continue;
+      if (!this.selector.selects(event.type, () => JSON.parse(event.json))) continue;
       items.push(event);
       bytes += event.size;
       this.delivered++;

@@ -1,5 +1,6 @@
 /** What a caller asks for when subscribing, validated with Zod. */
 import { z } from "zod";
+import { filtersSchema } from "./filters.ts";
 import { isTypePattern, TYPE_PATTERN_RULE } from "./type-pattern.ts";
 
 export const typePatternsSchema = z
@@ -15,6 +16,8 @@ const wholeMs = (max: number) =>
 /** A required subscription: every matching event, in order, pulled and acknowledged. */
 export const requiredSpecSchema = z.strictObject({
   types: typePatternsSchema.default(["*"]),
+  /** CloudEvents Subscriptions API filters, ANDed with each other and with `types`. */
+  filters: filtersSchema.optional(),
   name: z.string({ error: "must be a string" }).min(1, "must not be empty").max(128, "must be at most 128 characters").optional(),
   ackTimeoutMs: wholeMs(86_400_000).min(1, "must be at least 1").optional(),
   maxBacklog: z.number({ error: "must be a number of events" }).int("must be a whole number").min(1, "must be at least 1").max(10_000_000, "must be at most 10000000").optional(),
@@ -27,6 +30,7 @@ export type RequiredSpec = z.input<typeof requiredSpecSchema>;
 /** A live stream: matching events as they come, optionally resumed after a seq. */
 export const streamSpecSchema = z.strictObject({
   types: typePatternsSchema.default(["*"]),
+  filters: filtersSchema.optional(),
   since: z.number({ error: "must be a seq" }).int("must be a whole number").min(0, "must not be negative").optional(),
 });
 

@@ -143,3 +143,39 @@ test("GET /events/stream answers 400 for bad types, since or Last-Event-ID", asy
   assert.equal(app.broker.list().length, 0);
   await app.close();
 });
+
+test("?source, ?subject and ?filter select among the types, ANDed; GET /subscriptions shows the filters", async () => {
+  const app = testApp();
+  const filter = encodeURIComponent(JSON.stringify({ any: [{ exact: { region: "eu" } }, { suffix: { subject: "/vip" } }] }));
+  const { reader, subscribed } = await openStream(app, `?types=order.*&source=/shop&subject=orders/1&filter=${filter}`);
+  await app.post("/events", [
+    { type: "order.new", source: "/shop", subject: "orders/1", region: "us" },
+    { type: "order.new", source: "/shop", subject: "orders/1", region: "eu" },
+    { type: "order.new", source: "/other", subject: "orders/1", region: "eu" },
+    { type: "trade.done", source: "/shop", subject: "orders/1", region: "eu" },
+    { type: "order.new", source: "/shop", subject: "orders/1", region: "eu" },
+  ]);
+  const messages = await reader.until((message) => message.id === "5");
+  assert.deepEqual(messages.filter(isEvent).map((message) => message.id), ["2", "5"]);
+  const { id } = JSON.parse(subscribed!.data);
+  const view = await (await app.request(`/subscriptions/${id}`)).json();
+  assert.deepEqual(view.filters, [{ exact: { source: "/shop" } }, { exact: { subject: "orders/1" } }, { any: [{ exact: { region: "eu" } }, { suffix: { subject: "/vip" } }] }]);
+  await reader.cancel();
+  await app.close();
+});
+
+test("a bad ?filter is 400 naming the parameter, and opens nothing", async () => {
+  const app = testApp();
+  const cases: [string, string][] = [
+    ["?filter=not-json", "filter"],
+    [`?filter=${encodeURIComponent('{"exact":{"Region":"eu"}}')}`, "filter/exact/Region"],
+    [`?filter=${encodeURIComponent('[{"exact":{"a":"b"}},{"sql":"x"}]')}`, "filter/1/sql"],
+    [`?source=${"s".repeat(2_000)}`, "source/exact/source"],
+  ];
+  for (const [query, path] of cases) {
+    const problem = await problemOf(await app.request(`/events/stream${query}`), 400);
+    assert.ok(problem.errors?.some((error) => error.path === path), `${query.slice(0, 40)}: ${JSON.stringify(problem.errors)}`);
+  }
+  assert.equal(app.broker.streamCount, 0);
+  await app.close();
+});

@@ -302,3 +302,15 @@ test("a pull is refused with 503 while the pull answers' part of the memory budg
   assert.deepEqual(await pull(app, sub.id), []);
   await app.close();
 });
+
+test("POST /subscriptions with filters delivers only what they select, and shows them", async () => {
+  const app = testApp();
+  const filters = [{ prefix: { subject: "orders/" } }, { not: { exact: { region: "us" } } }];
+  const { sub } = await createSubscription(app, { types: ["order.*"], filters });
+  assert.deepEqual(sub.filters, filters);
+  await app.post("/events", [{ type: "order.new", subject: "orders/1" }, { type: "order.new", subject: "orders/2", region: "us" }, { type: "order.new", subject: "x/3" }]);
+  assert.deepEqual((await pull(app, sub.id)).map((event) => event.seq), [1]);
+  const problem = await problemOf(await app.post("/subscriptions", { filters: [{ prefix: { subject: 5 } }] }), 400);
+  assert.equal(problem.errors?.[0].path, "/filters/0/prefix/subject");
+  await app.close();
+});
