@@ -356,7 +356,9 @@ export class Broker {
     const { types, filters, since } = parseOrThrow(streamSpecSchema, spec);
     if (this.#streamCount >= this.options.maxStreams) throw new TooManySubscriptionsError("stream", this.options.maxStreams);
     const limits = { maxEvents: this.options.streamBuffer, maxBytes: this.options.streamBufferBytes };
-    const replay = since === undefined ? undefined : { afterSeq: since, untilSeq: this.#lastSeq };
+    // A resume point past the last seq is an id of an earlier run: say so, and replay all that is kept.
+    const reset = since !== undefined && since > this.#lastSeq;
+    const replay = since === undefined ? undefined : reset ? { afterSeq: 0, untilSeq: this.#lastSeq, reset: { asked: since } } : { afterSeq: since, untilSeq: this.#lastSeq };
     return new StreamSubscription(this.options.newId(), new Selector(types, filters), this.#clock.now(), limits, this.#log, this.#streamBuffers, replay);
   }
 

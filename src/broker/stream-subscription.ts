@@ -9,6 +9,7 @@ import { Unit } from "./unit.ts";
 export type StreamNotice =
   | { readonly kind: "dropped"; readonly count: number; readonly from: number; readonly to: number }
   | { readonly kind: "gap"; readonly from: number; readonly to: number }
+  | { readonly kind: "reset"; readonly asked: number; readonly lastSeq: number }
   | { readonly kind: "closing"; readonly reason: string };
 
 export type StreamItem = AcceptedEvent | StreamNotice;
@@ -29,6 +30,8 @@ export interface StreamBufferLimits {
 export interface Replay {
   readonly afterSeq: number;
   readonly untilSeq: number;
+  /** Sent first: the reader asked to resume after a seq this broker never gave (it holds ids of an earlier run). */
+  readonly reset?: { readonly asked: number };
 }
 
 type DropNotice = { kind: "dropped"; count: number; from: number; to: number };
@@ -73,6 +76,7 @@ export class StreamSubscription implements EvictableBuffer {
   #replay: { afterSeq: number; untilSeq: number } | null;
   #closingReason: string | null = null;
   #finished = false;
+  #reset: StreamNotice | null = null;
 
   constructor(
     readonly id: string,
@@ -83,7 +87,8 @@ export class StreamSubscription implements EvictableBuffer {
     private readonly shared: StreamBuffers,
     replay?: Replay,
   ) {
-    this.#replay = replay && replay.afterSeq < replay.untilSeq ? { ...replay } : null;
+    this.#replay = replay && replay.afterSeq < replay.untilSeq ? { afterSeq: replay.afterSeq, untilSeq: replay.untilSeq } : null;
+    if (replay?.reset) this.#reset = { kind: "reset", asked: replay.reset.asked, lastSeq: replay.untilSeq };
   }
 
   get types(): readonly string[] {
@@ -127,7 +132,8 @@ export class StreamSubscription implements EvictableBuffer {
     this.#letGoOfHanded();
     this.#evicted = false;
     if (this.#finished) return [];
-    let items: StreamItem[] = [];
+    let items: StreamItem[] = this.#reset ? [this.#reset] : [];
+    this.#reset = null;
     while (this.#replay && items.length === 0) items = this.#readReplay(this.#replay, maxBytes);
     if (items.length === 0) items = this.#readBuffer(maxBytes);
     this.#readerWaiting = items.length === 0;

@@ -475,3 +475,23 @@ test("close() ends streams, answers waiting pulls, and refuses further publishin
   assert.deepEqual(stream.read(), [{ kind: "closing", reason: "shutdown" }]);
   assert.throws(() => broker.send({ type: "a" }), BrokerClosedError);
 });
+
+test("a stream resumed past the last seq is told broker.reset, then gets all kept history and what comes live", () => {
+  const { broker } = brokerOnFakeClock();
+  broker.send({ type: "a" });
+  broker.send({ type: "b" });
+  const stream = broker.subscribe({ kind: "stream", since: 5_000 });
+  broker.send({ type: "c" });
+  const items = [...stream.read(), ...stream.read(), ...stream.read()];
+  assert.deepEqual(items[0], { kind: "reset", asked: 5_000, lastSeq: 2 });
+  assert.deepEqual(items.slice(1).map((item) => (item as { seq: number }).seq), [1, 2, 3]);
+  broker.close();
+});
+
+test("a stream resumed at the last seq is not reset: it waits for what comes next", () => {
+  const { broker } = brokerOnFakeClock();
+  broker.send({ type: "a" });
+  const stream = broker.subscribe({ kind: "stream", since: 1 });
+  assert.deepEqual(stream.read(), []);
+  broker.close();
+});

@@ -179,3 +179,15 @@ test("a bad ?filter is 400 naming the parameter, and opens nothing", async () =>
   assert.equal(app.broker.streamCount, 0);
   await app.close();
 });
+
+test("Last-Event-ID past the last seq (ids of an earlier run) gets broker.reset, then the kept history from the start", async () => {
+  const app = testApp();
+  await app.post("/events", [{ type: "a" }, { type: "b" }]);
+  const { reader } = await openStream(app, "", { "last-event-id": "5000" });
+  const messages = await reader.until((message) => message.id === "2");
+  assert.equal(messages[0].event, "broker.reset");
+  assert.deepEqual(JSON.parse(messages[0].data), { asked: 5000, lastSeq: 2 });
+  assert.deepEqual(messages.filter(isEvent).map((message) => message.id), ["1", "2"]);
+  await reader.cancel();
+  await app.close();
+});
