@@ -20,6 +20,9 @@
  *   refused whole; history, dedupe and stream buffers give way instead.
  * - A paused subscriber is skipped: what is accepted meanwhile never reaches it.
  * - A required subscriber neither pulled nor acked for `expireAfterMs` is removed.
+ * - With a journal, a publish is written to it before anything else changes, a required
+ *   subscription before it exists, a pause before it takes effect; progress (acks,
+ *   deliveries) within a turn of the event loop. On start the broker is rebuilt from it.
  */
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
@@ -37,7 +40,8 @@ import {
 } from "./errors.ts";
 import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
 import { acceptEvent, type AcceptedEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
-import { type EventLog, RingHistory } from "./history.ts";
+import { type EventLog, JournaledHistory, RingHistory } from "./history.ts";
+import type { Journal, JournalEvent } from "./journal.ts";
 import { ENTRY_BYTES, MemoryBudget } from "./memory-budget.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
 import { Selector } from "./selector.ts";
@@ -87,6 +91,11 @@ export interface BrokerOptions {
   newId: () => string;
   /** Where accepted events are kept for replay (a ring of `historySize`). */
   log?: EventLog;
+  /** Where the broker's state is kept durable, and rebuilt from on start (none: memory only). */
+  journal?: Journal;
+  /** Events the journal keeps (1,000,000) and for how long (7 days), whichever ends first; what a required subscription holds is always kept. */
+  retainEvents: number;
+  retainMs: number;
 }
 
 export const defaultBrokerOptions: BrokerOptions = {
@@ -107,6 +116,8 @@ export const defaultBrokerOptions: BrokerOptions = {
   maxStreams: 20_000,
   maxRequired: 10_000,
   sweepIntervalMs: 1_000,
+  retainEvents: 1_000_000,
+  retainMs: 604_800_000,
   clock: systemClock,
   newId: () => crypto.randomUUID(),
 };
@@ -169,6 +180,13 @@ export class Broker {
   readonly #streamIndex = new TypeIndex<StreamSubscription>();
   readonly #dedupe: DedupeWindow;
   readonly #streamBuffers: StreamBuffers;
+  readonly #journal: Journal | undefined;
+  /** Required subscriptions whose progress the journal has not been told yet. */
+  readonly #unsaved = new Set<RequiredSubscription>();
+  readonly #parkedUnsaved = new Set<RequiredSubscription>();
+  #saveScheduled = false;
+  /** The journal's last failure, while it lasts: health reports it. */
+  #storageFailure: Error | undefined;
   /** Lifetime counters; plain increments, nothing more, on the hot path. */
   readonly stats: BrokerStats = { accepted: 0, duplicates: 0, streamDeliveries: 0, drops: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
   #lastSeq = 0;
@@ -180,10 +198,13 @@ export class Broker {
     this.options = { ...defaultBrokerOptions, ...options };
     this.#clock = this.options.clock;
     this.memory = new MemoryBudget(this.options.memoryBudgetBytes);
-    this.#log = this.options.log ?? new RingHistory(this.options.historySize, this.memory.parts.history);
+    this.#journal = this.options.journal;
+    const ring = new RingHistory(this.options.historySize, this.memory.parts.history);
+    this.#log = this.options.log ?? (this.#journal ? new JournaledHistory(ring, this.#journal) : ring);
     this.#streamBuffers = new StreamBuffers(this.memory.parts.streams);
     const dedupeMemory = this.memory.parts.dedupe;
     this.#dedupe = new DedupeWindow(this.options.dedupeWindowMs, this.options.dedupeMaxEntries, dedupeMemory.limit, dedupeMemory);
+    if (this.#journal) this.#recover(this.#journal);
     this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
   }
 
@@ -194,6 +215,11 @@ export class Broker {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Why the journal last failed to write, until it writes again; undefined when all is well. */
+  get storageFailure(): Error | undefined {
+    return this.#storageFailure;
   }
 
   /**
@@ -227,6 +253,7 @@ export class Broker {
     const events = encodeAll(fresh, first, (event) => pathOf(prepared.indexOf(event)));
     const attributesOf = (event: AcceptedEvent) => fresh[event.seq - first].attributes;
     const required = this.#checkRequired(events, attributesOf);
+    this.#journal?.commitEvents(events.map((event, index) => journalEvent(event, first, now, keys[index])));
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
     this.#log.append(events);
@@ -335,21 +362,31 @@ export class Broker {
     const { kind, ...rest } = spec;
     const sub = kind === "stream" ? this.#newStream(rest) : this.#newRequired(rest);
     sub.owner = options.owner;
-    this.#subscriptions.set(sub.id, sub);
-    if (sub.kind === "stream") {
-      this.#streamIndex.add(sub, sub.types);
-      this.#streamCount++;
-    } else this.#requiredIndex.add(sub, sub.types);
+    if (sub.kind === "required") this.#journal?.saveSubscriptions([sub.record(sub.owner)]);
+    this.#add(sub);
     return sub;
   }
 
   /** Opens several required subscriptions at once: all of them, or none. */
   subscribeBatch(specs: readonly RequiredSpec[], options: SubscriberOptions = {}): RequiredSubscription[] {
+    if (this.#closed) throw new BrokerClosedError();
     specs.forEach((spec, index) => parseOrThrow(requiredSpecSchema, spec, `/${index}`));
     if (this.#subscriptions.size - this.#streamCount + specs.length > this.options.maxRequired) {
       throw new TooManySubscriptionsError("required", this.options.maxRequired);
     }
-    return specs.map((spec) => this.subscribe({ kind: "required", ...spec }, options));
+    const subs = specs.map((spec) => this.#newRequired(spec));
+    for (const sub of subs) sub.owner = options.owner;
+    this.#journal?.saveSubscriptions(subs.map((sub) => sub.record(sub.owner)));
+    subs.forEach((sub) => this.#add(sub));
+    return subs;
+  }
+
+  #add(sub: Subscription): void {
+    this.#subscriptions.set(sub.id, sub);
+    if (sub.kind === "stream") {
+      this.#streamIndex.add(sub, sub.types);
+      this.#streamCount++;
+    } else this.#requiredIndex.add(sub, sub.types);
   }
 
   #newStream(spec: StreamSpec): StreamSubscription {
@@ -381,6 +418,11 @@ export class Broker {
   unsubscribe(id: string, reason = "deleted"): boolean {
     const sub = this.#subscriptions.get(id);
     if (!sub) return false;
+    if (sub.kind === "required") {
+      this.#journal?.removeSubscription(id);
+      this.#unsaved.delete(sub);
+      this.#parkedUnsaved.delete(sub);
+    }
     this.#subscriptions.delete(id);
     if (sub.kind === "stream") {
       this.#streamIndex.remove(sub, sub.types);
@@ -412,7 +454,18 @@ export class Broker {
   /** Pauses (skips) or resumes a subscription. */
   setPaused(id: string, paused: boolean): Subscription {
     const sub = this.get(id);
-    sub.paused = paused;
+    if (sub.kind === "stream") {
+      sub.paused = paused;
+      return sub;
+    }
+    sub.setPaused(paused, this.#lastSeq);
+    try {
+      // Written before it takes effect: what is accepted while paused must never reach it, even after a restart.
+      this.#journal?.saveSubscriptions([sub.record(sub.owner)]);
+    } catch (error) {
+      sub.setPaused(!paused, this.#lastSeq);
+      throw error;
+    }
     return sub;
   }
 
@@ -423,6 +476,7 @@ export class Broker {
   ack(id: string, seq: number): RequiredSubscription {
     const sub = this.#deliveredSeq(id, seq);
     sub.ackThrough(seq);
+    this.#progressed(sub);
     return sub;
   }
 
@@ -433,6 +487,7 @@ export class Broker {
   nack(id: string, seq: number): RequiredSubscription {
     const sub = this.#deliveredSeq(id, seq);
     if (seq > sub.ackedSeq) sub.redeliverFrom(seq);
+    this.#progressed(sub);
     this.#serveWaiters(sub);
     return sub;
   }
@@ -444,6 +499,7 @@ export class Broker {
     const leaseExpiresAt = this.#clock.now() + ms;
     sub.extendLeases(leaseExpiresAt);
     sub.lastPulledAt = this.#clock.now();
+    this.#progressed(sub);
     return leaseExpiresAt;
   }
 
@@ -510,7 +566,38 @@ export class Broker {
     this.stats.requiredDeliveries += sub.delivered - delivered;
     this.stats.redeliveries += sub.redelivered - redelivered;
     this.stats.parked += sub.parkedCount - parkedCount;
+    if (deliveries.length > 0 || sub.parkedCount !== parkedCount) this.#progressed(sub, sub.parkedCount !== parkedCount);
     return deliveries;
+  }
+
+  /**
+   * Notes that a required subscription moved on (acked, delivered, parked): the journal is
+   * told of every subscription that did, in one write, once the current turn is over. A
+   * crash in between costs deliveries again, never an event.
+   */
+  #progressed(sub: RequiredSubscription, parkedChanged = false): void {
+    if (!this.#journal) return;
+    this.#unsaved.add(sub);
+    if (parkedChanged) this.#parkedUnsaved.add(sub);
+    if (this.#saveScheduled) return;
+    this.#saveScheduled = true;
+    this.#clock.setTimer(() => this.#saveProgress(), 0);
+  }
+
+  #saveProgress(): void {
+    this.#saveScheduled = false;
+    const journal = this.#journal!;
+    try {
+      journal.saveSubscriptions([...this.#unsaved].map((sub) => sub.record(sub.owner)));
+      for (const sub of this.#parkedUnsaved) journal.saveParked(sub.id, sub.parked.map(({ event, deliveries }) => ({ subscriptionId: sub.id, event, deliveries })));
+      this.#unsaved.clear();
+      this.#parkedUnsaved.clear();
+      this.#storageFailure = undefined;
+    } catch (error) {
+      this.#storageFailure = error as Error;
+      this.#saveScheduled = true;
+      this.#clock.setTimer(() => this.#saveProgress(), 1_000);
+    }
   }
 
   /** Bytes stream readers handed on to their runtime and have not come back for (at most one write each). */
@@ -538,25 +625,109 @@ export class Broker {
 
   #sweep(): void {
     const now = this.#clock.now();
-    for (const sub of this.#subscriptions.values()) {
-      if (sub.kind !== "required" || sub.options.expireAfterMs === 0 || sub.waiters.length > 0) continue;
-      if (now - sub.lastPulledAt >= sub.options.expireAfterMs) this.unsubscribe(sub.id, "expired");
+    try {
+      for (const sub of this.#subscriptions.values()) {
+        if (sub.kind !== "required" || sub.options.expireAfterMs === 0 || sub.waiters.length > 0) continue;
+        if (now - sub.lastPulledAt >= sub.options.expireAfterMs) this.unsubscribe(sub.id, "expired");
+      }
+      if (this.#journal) this.#trim(this.#journal, now);
+    } catch (error) {
+      this.#storageFailure = error as Error; // tried again on the next sweep
     }
     this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
   }
 
-  /** Stops the broker: streams get a closing notice, waiting pulls are answered, and nothing more is accepted. */
+  /**
+   * Removes from the journal what retention lets go (`retainEvents`, `retainMs`), never
+   * an event a required subscription still holds, in steps short enough that publishes
+   * never wait long behind it.
+   */
+  #trim(journal: Journal, now: number): void {
+    // Whichever bound is reached first: past either, an event goes.
+    let before = Math.max(this.#lastSeq + 1 - this.options.retainEvents, journal.firstSeqSince(now - this.options.retainMs));
+    for (const sub of this.#subscriptions.values()) {
+      if (sub.kind === "required") before = Math.min(before, sub.oldestHeldSeq() ?? before);
+    }
+    const started = this.#clock.now();
+    while (journal.trim(before, TRIM_STEP_EVENTS) === TRIM_STEP_EVENTS && this.#clock.now() - started < TRIM_STEP_MS);
+  }
+
+  /**
+   * Rebuilds the broker from its journal: the last seq, the history window, the dedupe
+   * window, and every required subscription with what it is owed after its ack point
+   * (delivered or not before, it comes again, its `deliveries` counting on), and parked.
+   */
+  #recover(journal: Journal): void {
+    const state = journal.recover();
+    this.#lastSeq = state.lastSeq;
+    const windowStart = Math.max(0, state.lastSeq - this.options.historySize);
+    this.#log.append(journal.readAfter(windowStart, this.options.historySize));
+    for (const event of state.recentProducers(this.#clock.now() - this.options.dedupeWindowMs)) {
+      if (event.producer) this.#dedupe.remember(DedupeWindow.keyOf(event.producer.source, event.producer.id), event.seq, event.acceptedAt);
+    }
+    const subs = state.subscriptions.map((record) => {
+      const sub = RequiredSubscription.restore(record, this.memory.parts.required);
+      sub.owner = record.owner;
+      this.#add(sub);
+      return sub;
+    });
+    this.#requeue(journal, subs);
+    for (const { subscriptionId, event, deliveries } of state.parked) {
+      const sub = this.#subscriptions.get(subscriptionId);
+      if (sub?.kind === "required") sub.restoreParked([{ event, deliveries }]);
+    }
+  }
+
+  /** Gives restored subscriptions what they are owed, reading the journal once, a publish at a time. */
+  #requeue(journal: Journal, subs: readonly RequiredSubscription[]): void {
+    if (subs.length === 0) return;
+    const from = Math.min(...subs.map((sub) => sub.ackedSeq)) + 1;
+    let batch: JournalEvent[] = [];
+    const deliver = () => {
+      const first = batch[0].seq;
+      const last = batch[batch.length - 1].seq;
+      const parsed = new Map<number, Attributes>();
+      const attributesOf = (event: AcceptedEvent) => parsed.get(event.seq) ?? parsed.set(event.seq, JSON.parse(event.json)).get(event.seq)!;
+      const skip = (sub: RequiredSubscription) => last <= sub.ackedSeq || sub.skipped(first);
+      for (const [sub, unit] of unitsFor(batch, this.#requiredIndex, { skip, filterOf: (sub) => sub.selector.filter, attributesOf })) sub.enqueue(unit);
+      batch = [];
+    };
+    for (const event of journal.scan(from, this.#lastSeq)) {
+      if (batch.length > 0 && event.batch !== batch[0].batch) deliver();
+      batch.push(event);
+    }
+    if (batch.length > 0) deliver();
+    for (const sub of subs) sub.settle();
+  }
+
+  /**
+   * Stops the broker: streams get a closing notice, waiting pulls are answered, and
+   * nothing more is accepted. Required subscriptions stay as they are (in the journal,
+   * when there is one, for the next start).
+   */
   close(reason = "shutdown"): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#cancelSweep();
-    for (const id of [...this.#subscriptions.keys()]) this.unsubscribe(id, reason);
+    for (const sub of [...this.#subscriptions.values()]) {
+      if (sub.kind === "stream") this.unsubscribe(sub.id, reason);
+      else for (const waiter of sub.waiters.splice(0)) waiter.deliver([]);
+    }
+    if (this.#unsaved.size > 0 || this.#parkedUnsaved.size > 0) this.#saveProgress();
   }
 }
+
+/** Retention removes at most this many events per step, and steps for at most this long per sweep. */
+const TRIM_STEP_EVENTS = 1_000;
+const TRIM_STEP_MS = 10;
 
 function checkAllowed(events: readonly PreparedEvent[], allowTypes: readonly string[], pathOf: (index: number) => string): void {
   const index = events.findIndex((event) => !matchesAny(allowTypes, event.type));
   if (index !== -1) throw new ForbiddenTypeError(events[index].type, pathOf(index) + "/type");
+}
+
+function journalEvent(event: AcceptedEvent, batch: number, acceptedAt: number, key: DedupeKey | undefined): JournalEvent {
+  return key ? { ...event, batch, acceptedAt, producer: { source: key.source, id: key.id } } : { ...event, batch, acceptedAt };
 }
 
 function largestBacklog(subs: readonly RequiredSubscription[]): RequiredSubscription | undefined {

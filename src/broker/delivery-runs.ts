@@ -66,6 +66,17 @@ export class DeliveryRuns {
     this.#runs = [];
   }
 
+  /** The runs as `[start, end, deliveries, leaseExpiresAt]`, for a journal. */
+  records(): [number, number, number, number][] {
+    return this.#runs.map((run, index) => [this.#startOf(index), run.end, run.deliveries, run.leaseExpiresAt]);
+  }
+
+  /** Takes back runs a journal kept. */
+  restore(records: readonly (readonly [number, number, number, number])[]): void {
+    this.#runs = [];
+    for (const [start, end, deliveries, leaseExpiresAt] of records) this.set(start, end, deliveries, leaseExpiresAt);
+  }
+
   get #reached(): number {
     return this.#runs.at(-1)?.end ?? this.#start;
   }

@@ -81,6 +81,11 @@ export class NeverDeliveredError extends BrokerError {
   }
 }
 
+/** The broker's storage cannot be written (or reached); nothing of the operation was taken. */
+export class StorageError extends BrokerError {
+  readonly code = "storage-unavailable";
+}
+
 /** The broker is shutting down and accepts nothing more. */
 export class BrokerClosedError extends BrokerError {
   readonly code = "closed";

@@ -50,6 +50,7 @@ export class RingHistory implements EventLog {
       return;
     }
     for (const event of events) {
+      if (this.#oldestSeq === this.#nextSeq) this.#oldestSeq = this.#nextSeq = event.seq; // empty: it starts where the log is
       if (event.seq - this.capacity >= this.#oldestSeq) this.#forgetOldest();
       this.#ring[event.seq % this.capacity] = event;
       this.memory?.take(eventMemory(event));
@@ -73,5 +74,30 @@ export class RingHistory implements EventLog {
     if (event) this.memory?.release(eventMemory(event));
     this.#ring[slot] = undefined;
     this.#oldestSeq++;
+  }
+}
+
+/** What `JournaledHistory` reads of a journal. */
+export interface EventArchive {
+  readAfter(afterSeq: number, max: number): readonly AcceptedEvent[];
+  oldestSeq(): number;
+}
+
+/**
+ * The in-memory ring in front of a journal: recent events come from memory, older ones
+ * from the journal, a page at a time, so resuming from long ago never loads it all.
+ */
+export class JournaledHistory implements EventLog {
+  constructor(private readonly ring: RingHistory, private readonly archive: EventArchive) {}
+
+  append(events: readonly AcceptedEvent[]): void {
+    this.ring.append(events);
+  }
+
+  readAfter(afterSeq: number, max: number): LogRead {
+    if (afterSeq + 1 >= this.ring.oldestSeq) return this.ring.readAfter(afterSeq, max);
+    const from = Math.max(afterSeq, this.archive.oldestSeq() - 1);
+    const events = this.archive.readAfter(from, Math.min(max, this.ring.oldestSeq - from - 1));
+    return from > afterSeq ? { events, gap: { from: afterSeq + 1, to: from } } : { events };
   }
 }

@@ -2,7 +2,8 @@ import { DeliveryRuns } from "./delivery-runs.ts";
 import type { AcceptedEvent } from "./event.ts";
 import { ENTRY_BYTES, eventMemory, type MemoryPart } from "./memory-budget.ts";
 import type { Filter } from "./filters.ts";
-import type { Selector } from "./selector.ts";
+import type { SubscriptionRecord } from "./journal.ts";
+import { Selector } from "./selector.ts";
 import { Unit } from "./unit.ts";
 
 /** Settings of one required subscription. */
@@ -52,7 +53,6 @@ export interface TakeLimits {
  */
 export class RequiredSubscription {
   readonly kind = "required";
-  paused = false;
   /** Who created it, when access control is on; anyone else is told it does not exist. */
   owner: string | undefined;
   /** Events handed out, redeliveries included; of which redelivered; and parked. */
@@ -77,6 +77,10 @@ export class RequiredSubscription {
   #nextOffset = 0;
   #backlog = 0;
   readonly #runs = new DeliveryRuns();
+  /** Seqs accepted while it was paused, after its ack point: none of them is owed, even later. */
+  #skipped: [number, number][] = [];
+  /** The first seq accepted since it was paused, while it is. */
+  #pausedFrom: number | undefined;
 
   constructor(
     readonly id: string,
@@ -104,6 +108,86 @@ export class RequiredSubscription {
   /** Unacknowledged events held. */
   get backlog(): number {
     return this.#backlog;
+  }
+
+  /** A paused subscription is skipped: what is accepted meanwhile never reaches it. */
+  get paused(): boolean {
+    return this.#pausedFrom !== undefined;
+  }
+
+  /** Pauses or resumes it; `lastSeq` is the broker's last seq at that moment. */
+  setPaused(paused: boolean, lastSeq: number): void {
+    if (paused === this.paused) return;
+    if (paused) this.#pausedFrom = lastSeq + 1;
+    else {
+      if (this.#pausedFrom! <= lastSeq) this.#skipped.push([this.#pausedFrom!, lastSeq]);
+      this.#pausedFrom = undefined;
+    }
+  }
+
+  /** Whether an event of this seq was accepted while it was paused. */
+  skipped(seq: number): boolean {
+    if (this.#pausedFrom !== undefined && seq >= this.#pausedFrom) return true;
+    return this.#skipped.some(([from, to]) => seq >= from && seq <= to);
+  }
+
+  /** The oldest seq it still needs kept, held or parked; undefined when it needs none. */
+  oldestHeldSeq(): number | undefined {
+    const held = this.#head < this.#end ? this.#unit(this.#head).events[this.#headOffset].seq : undefined;
+    const parked = this.parked.length > 0 ? Math.min(...this.parked.map(({ event }) => event.seq)) : undefined;
+    return held === undefined ? parked : parked === undefined ? held : Math.min(held, parked);
+  }
+
+  /** Its state, as a journal keeps it: what was delivered is kept, where it stood is not (after a restart everything unacked comes again). */
+  record(owner: string | undefined): SubscriptionRecord {
+    this.#skipped = this.#skipped.filter(([, to]) => to > this.ackedSeq);
+    return {
+      id: this.id,
+      name: this.name,
+      types: this.types,
+      filters: this.filters,
+      owner,
+      created: this.created,
+      options: this.options,
+      paused: this.paused,
+      pausedFrom: this.#pausedFrom,
+      skipped: this.#skipped,
+      ackedSeq: this.ackedSeq,
+      lastDeliveredSeq: this.lastDeliveredSeq,
+      lastPulledAt: this.lastPulledAt,
+      deliveries: this.#runs.records(),
+      counters: { delivered: this.delivered, redelivered: this.redelivered, parked: this.parkedCount },
+    };
+  }
+
+  /** A subscription as a journal kept it, with nothing queued yet: the broker enqueues what it is owed, then calls `settle`. */
+  static restore(record: SubscriptionRecord, memory: MemoryPart): RequiredSubscription {
+    const selector = new Selector(record.types, record.filters);
+    const sub = new RequiredSubscription(record.id, record.name, selector, record.created, record.options, record.ackedSeq, memory);
+    sub.lastDeliveredSeq = record.lastDeliveredSeq;
+    sub.lastPulledAt = record.lastPulledAt;
+    sub.delivered = record.counters.delivered;
+    sub.redelivered = record.counters.redelivered;
+    sub.parkedCount = record.counters.parked;
+    sub.#pausedFrom = record.pausedFrom;
+    sub.#skipped = record.skipped.map(([from, to]) => [from, to]);
+    sub.#runs.restore(record.deliveries);
+    return sub;
+  }
+
+  /** Drops what a restored subscription was enqueued at or below its ack point (the part of a batch acked before). */
+  settle(): void {
+    const acked = this.ackedSeq;
+    this.ackedSeq = Math.min(acked, ...(this.#head < this.#end ? [this.#unit(this.#head).events[0].seq - 1] : []));
+    this.ackThrough(acked);
+  }
+
+  /** Lists parked events a journal kept, oldest first. */
+  restoreParked(parked: readonly ParkedEvent[]): void {
+    for (const entry of parked) {
+      this.parked.push(entry);
+      this.memory.take(eventMemory(entry.event));
+    }
   }
 
   /** Appends the events of one publish. */

@@ -1,0 +1,83 @@
+/**
+ * The port through which the core keeps its state durable: everything it decides is
+ * written here before it takes effect (a publish, a subscription made or removed) or soon
+ * after (progress: acks, deliveries, pauses), and on start the core is rebuilt from what
+ * it holds. The core only ever calls it synchronously; an implementation that cannot
+ * write throws `StorageError`, and the decision is not taken.
+ */
+import type { AcceptedEvent } from "./event.ts";
+import type { Filter } from "./filters.ts";
+import type { RequiredOptions } from "./required-subscription.ts";
+
+/** An accepted event as the journal keeps it. */
+export interface JournalEvent extends AcceptedEvent {
+  /** The first seq of the publish that brought it: a publish's events are delivered together. */
+  readonly batch: number;
+  readonly acceptedAt: number;
+  /** The producer's (`source`, `id`), when the producer chose the id: what the dedupe window remembers. */
+  readonly producer?: { readonly source: string; readonly id: string };
+}
+
+/** How often, and until when, a range of seqs was delivered: `[start, end)`. */
+export type DeliveryRecord = readonly [start: number, end: number, deliveries: number, leaseExpiresAt: number];
+
+/** A required subscription, as the journal keeps it. */
+export interface SubscriptionRecord {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly types: readonly string[];
+  readonly filters: readonly Filter[];
+  readonly owner: string | undefined;
+  readonly created: number;
+  readonly options: RequiredOptions;
+  readonly paused: boolean;
+  /** While paused: the first seq accepted since. */
+  readonly pausedFrom: number | undefined;
+  /** Seqs accepted while it was paused, after its ack point, as `[from, to]` ranges: never owed. */
+  readonly skipped: readonly (readonly [number, number])[];
+  /** Everything at or below is done; what follows and matches is owed. */
+  readonly ackedSeq: number;
+  readonly lastDeliveredSeq: number;
+  readonly lastPulledAt: number;
+  readonly deliveries: readonly DeliveryRecord[];
+  readonly counters: { readonly delivered: number; readonly redelivered: number; readonly parked: number };
+}
+
+/** A parked event of a subscription, with the event itself: retention may have removed it from the log. */
+export interface ParkedRecord {
+  readonly subscriptionId: string;
+  readonly event: AcceptedEvent;
+  readonly deliveries: number;
+}
+
+/** What a journal holds, to rebuild the core from. */
+export interface RecoveredState {
+  readonly lastSeq: number;
+  readonly subscriptions: readonly SubscriptionRecord[];
+  readonly parked: readonly ParkedRecord[];
+  /** The events of the dedupe window: accepted at or after `since`, oldest first. */
+  readonly recentProducers: (since: number) => Iterable<JournalEvent>;
+}
+
+export interface Journal {
+  recover(): RecoveredState;
+  /** Commits the events of one publish; throws JournalError, having written nothing, when it cannot. */
+  commitEvents(events: readonly JournalEvent[]): void;
+  /** Creates or replaces subscriptions' records, in one transaction. */
+  saveSubscriptions(records: readonly SubscriptionRecord[]): void;
+  removeSubscription(id: string): void;
+  /** Replaces a subscription's parked events. */
+  saveParked(subscriptionId: string, parked: readonly ParkedRecord[]): void;
+  /** Up to `max` events with a seq above `afterSeq`, oldest first. */
+  readAfter(afterSeq: number, max: number): JournalEvent[];
+  /** The events with a seq in `[from, to]`, oldest first, a page at a time. */
+  scan(from: number, to: number): Iterable<JournalEvent>;
+  /** The oldest seq kept (lastSeq + 1 when none is). */
+  oldestSeq(): number;
+  /** The first seq accepted at or after `time` (lastSeq + 1 when none was). */
+  firstSeqSince(time: number): number;
+  /** Removes events with a seq below `beforeSeq`, at most `max` of them; returns how many. */
+  trim(beforeSeq: number, max: number): number;
+  close(): void;
+}
+

@@ -1,0 +1,255 @@
+/**
+ * The broker's journal in one SQLite database (`node:sqlite`, synchronous, in Bun and Deno
+ * alike): accepted events, required subscriptions and their parked events. Written in WAL
+ * mode; `sync: "full"` makes every commit reach the disk before it returns, `"normal"`
+ * leaves that to a checkpoint every second (a power loss may cost that second, a crash of
+ * the process nothing).
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Journal, type JournalEvent, type ParkedRecord, type RecoveredState, StorageError, type SubscriptionRecord, utf8Bytes } from "../broker/mod.ts";
+
+const APPLICATION = "event-broker";
+const FORMAT = 1;
+const FILE = "broker.sqlite";
+const PAGE = 1_000;
+
+/** Why the journal cannot be opened: a clear line for the operator, nothing changed on disk. */
+export class JournalOpenError extends Error {}
+
+export interface SqliteJournalOptions {
+  readonly sync: "normal" | "full";
+  /** Largest database in pages of 4 KiB; unset, as large as the disk allows (tests use it to simulate a full disk). */
+  readonly maxPages?: number;
+}
+
+export class SqliteJournal implements Journal {
+  readonly #db: DatabaseSync;
+  readonly #statements: Record<string, StatementSync>;
+  #checkpoint: ReturnType<typeof setInterval> | undefined;
+
+  /** Opens (or creates) the journal in `directory`; throws JournalOpenError when it belongs to another process or is not ours. */
+  constructor(directory: string, options: SqliteJournalOptions) {
+    mkdirSync(directory, { recursive: true });
+    const path = join(directory, FILE);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (error) {
+      throw new JournalOpenError(`cannot open ${path}: ${(error as Error).message}`);
+    }
+    try {
+      this.#claim(options);
+      this.#ensureSchema(path);
+    } catch (error) {
+      this.#db.close();
+      throw error instanceof JournalOpenError ? error : new JournalOpenError(`cannot use ${path}: ${(error as Error).message}`);
+    }
+    this.#statements = this.#prepare();
+    if (options.sync === "normal") this.#checkpoint = setInterval(() => this.#tryCheckpoint(), 1_000);
+  }
+
+  /** Takes the database for this process alone: a second process fails here, at start. */
+  #claim(options: SqliteJournalOptions): void {
+    try {
+      this.#db.exec(`PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"};`);
+      if (options.maxPages) this.#db.exec(`PRAGMA max_page_count = ${options.maxPages}`);
+      this.#db.exec("BEGIN IMMEDIATE; COMMIT;");
+    } catch (error) {
+      if (/locked|busy/i.test((error as Error).message)) throw new JournalOpenError("another broker process is using this data directory");
+      throw error;
+    }
+  }
+
+  #ensureSchema(path: string): void {
+    const tables = (this.#db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((row) => row.name);
+    if (tables.length === 0) return this.#createSchema();
+    const meta = tables.includes("meta") ? this.#db.prepare("SELECT value FROM meta WHERE key = 'application'").get() as { value?: string } | undefined : undefined;
+    if (meta?.value !== APPLICATION) throw new JournalOpenError(`${path} is not an event-broker database; it was left as it is`);
+    const format = this.#db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string };
+    if (Number(format.value) !== FORMAT) throw new JournalOpenError(`${path} has format ${format.value}; this broker reads format ${FORMAT}`);
+  }
+
+  #createSchema(): void {
+    this.#db.exec(`
+      BEGIN;
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('application', '${APPLICATION}'), ('format', '${FORMAT}');
+      CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, json TEXT NOT NULL, batch INTEGER NOT NULL,
+        accepted_at INTEGER NOT NULL, source TEXT, producer_id TEXT);
+      CREATE TABLE subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE parked (subscription TEXT NOT NULL, seq INTEGER NOT NULL, deliveries INTEGER NOT NULL, type TEXT NOT NULL,
+        json TEXT NOT NULL, PRIMARY KEY (subscription, seq)) WITHOUT ROWID;
+      COMMIT;`);
+  }
+
+  #prepare(): Record<string, StatementSync> {
+    const sql = {
+      insertEvent: "INSERT INTO events (seq, type, json, batch, accepted_at, source, producer_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      lastSeq: "SELECT max(seq) AS seq FROM events",
+      oldestSeq: "SELECT min(seq) AS seq FROM events",
+      readAfter: "SELECT seq, type, json, batch, accepted_at, source, producer_id FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+      acceptedAt: "SELECT accepted_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1",
+      saveSubscription: "INSERT OR REPLACE INTO subscriptions (id, record) VALUES (?, ?)",
+      removeSubscription: "DELETE FROM subscriptions WHERE id = ?",
+      subscriptions: "SELECT record FROM subscriptions",
+      removeParked: "DELETE FROM parked WHERE subscription = ?",
+      insertParked: "INSERT OR REPLACE INTO parked (subscription, seq, deliveries, type, json) VALUES (?, ?, ?, ?, ?)",
+      parked: "SELECT subscription, seq, deliveries, type, json FROM parked ORDER BY subscription, seq",
+      trim: "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ? ORDER BY seq LIMIT ?)",
+      meta: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+      metaOf: "SELECT value FROM meta WHERE key = ?",
+    };
+    return Object.fromEntries(Object.entries(sql).map(([name, text]) => [name, this.#db.prepare(text)]));
+  }
+
+  recover(): RecoveredState {
+    const last = this.#statements.lastSeq.get() as { seq: number | null };
+    // Events may all have been trimmed: the highest seq ever given is kept beside them.
+    const given = this.#statements.metaOf.get("lastSeq") as { value?: string } | undefined;
+    const subscriptions = (this.#statements.subscriptions.all() as { record: string }[]).map((row) => JSON.parse(row.record) as SubscriptionRecord);
+    const parked = (this.#statements.parked.all() as unknown as ParkedRow[]).map((row) => ({
+      subscriptionId: row.subscription,
+      event: { seq: row.seq, type: row.type, json: row.json, size: utf8Bytes(row.json) },
+      deliveries: row.deliveries,
+    }));
+    return {
+      lastSeq: Math.max(last.seq ?? 0, Number(given?.value ?? 0)),
+      subscriptions,
+      parked,
+      recentProducers: (since) => this.#since(since),
+    };
+  }
+
+  *#since(time: number): Iterable<JournalEvent> {
+    yield* this.scan(this.firstSeqSince(time), Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Found by a binary search on seq, since acceptance times follow seqs. */
+  firstSeqSince(time: number): number {
+    let low = this.oldestSeq();
+    let high = (this.#statements.lastSeq.get() as { seq: number | null }).seq ?? low - 1;
+    while (low <= high) {
+      const middle = Math.floor((low + high) / 2);
+      const row = this.#statements.acceptedAt.get(middle) as { accepted_at: number } | undefined;
+      if (!row || row.accepted_at < time) low = middle + 1;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  commitEvents(events: readonly JournalEvent[]): void {
+    if (events.length === 0) return;
+    this.#transaction(() => {
+      for (const event of events) {
+        this.#statements.insertEvent.run(event.seq, event.type, event.json, event.batch, event.acceptedAt, event.producer?.source ?? null, event.producer?.id ?? null);
+      }
+      this.#statements.meta.run("lastSeq", String(events[events.length - 1].seq));
+    });
+  }
+
+  saveSubscriptions(records: readonly SubscriptionRecord[]): void {
+    if (records.length === 0) return;
+    this.#transaction(() => {
+      for (const record of records) this.#statements.saveSubscription.run(record.id, JSON.stringify(record));
+    });
+  }
+
+  removeSubscription(id: string): void {
+    this.#transaction(() => {
+      this.#statements.removeSubscription.run(id);
+      this.#statements.removeParked.run(id);
+    });
+  }
+
+  saveParked(subscriptionId: string, parked: readonly ParkedRecord[]): void {
+    this.#transaction(() => {
+      this.#statements.removeParked.run(subscriptionId);
+      for (const { event, deliveries } of parked) this.#statements.insertParked.run(subscriptionId, event.seq, deliveries, event.type, event.json);
+    });
+  }
+
+  readAfter(afterSeq: number, max: number): JournalEvent[] {
+    return (this.#statements.readAfter.all(afterSeq, max) as unknown as EventRow[]).map(eventOf);
+  }
+
+  *scan(from: number, to: number): Iterable<JournalEvent> {
+    for (let after = from - 1; after < to;) {
+      const page = this.readAfter(after, PAGE).filter((event) => event.seq <= to);
+      if (page.length === 0) return;
+      yield* page;
+      after = page[page.length - 1].seq;
+    }
+  }
+
+  oldestSeq(): number {
+    const oldest = this.#statements.oldestSeq.get() as { seq: number | null };
+    if (oldest.seq !== null) return oldest.seq;
+    return this.recover().lastSeq + 1;
+  }
+
+  trim(beforeSeq: number, max: number): number {
+    let removed = 0;
+    this.#transaction(() => {
+      removed = Number(this.#statements.trim.run(beforeSeq, max).changes);
+    });
+    return removed;
+  }
+
+  close(): void {
+    clearInterval(this.#checkpoint);
+    this.#tryCheckpoint();
+    this.#db.close();
+  }
+
+  #transaction(write: () => void): void {
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      throw new StorageError(`the data directory cannot be written: ${(error as Error).message}`);
+    }
+    try {
+      write();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // SQLite rolls back by itself after some errors (a full disk among them).
+      }
+      throw new StorageError(`the data directory cannot be written: ${(error as Error).message}`);
+    }
+  }
+
+  /** Moves the WAL into the database and syncs it: what `normal` loses on a power cut is at most since the last one. */
+  #tryCheckpoint(): void {
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch {
+      // A busy or failing checkpoint is retried on the next tick; commits are already in the WAL.
+    }
+  }
+}
+
+interface ParkedRow {
+  subscription: string;
+  seq: number;
+  deliveries: number;
+  type: string;
+  json: string;
+}
+
+interface EventRow {
+  seq: number;
+  type: string;
+  json: string;
+  batch: number;
+  accepted_at: number;
+  source: string | null;
+  producer_id: string | null;
+}
+
+function eventOf(row: EventRow): JournalEvent {
+  const event = { seq: row.seq, type: row.type, json: row.json, size: utf8Bytes(row.json), batch: row.batch, acceptedAt: row.accepted_at };
+  return row.producer_id === null ? event : { ...event, producer: { source: row.source!, id: row.producer_id } };
+}

@@ -1,0 +1,188 @@
+// The broker on its SQLite journal: what a restart brings back, and what the journal refuses.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { DatabaseSync } from "node:sqlite";
+import { Broker, type BrokerOptions, StorageError } from "../../src/broker/mod.ts";
+import { JournalOpenError, SqliteJournal } from "../../src/storage/sqlite-journal.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+import { parsed, seqsOf } from "../support/broker.ts";
+
+/** A data directory that is removed when the test ends. */
+function dataDir(): string {
+  return mkdtempSync(join(tmpdir(), "broker-journal-"));
+}
+
+/** A broker on the journal in `dir`, sharing `clock` across restarts. */
+function durableBroker(dir: string, clock: FakeClock, options: Partial<BrokerOptions> = {}, maxPages?: number) {
+  const journal = new SqliteJournal(dir, { sync: "normal", maxPages });
+  let next = 0;
+  const broker = new Broker({ clock, journal, newId: () => `id-${clock.now()}-${++next}`, ...options });
+  return {
+    broker,
+    journal,
+    restart(more: Partial<BrokerOptions> = {}) {
+      broker.close();
+      journal.close();
+      return durableBroker(dir, clock, { ...options, ...more }, maxPages);
+    },
+    stop() {
+      broker.close();
+      journal.close();
+    },
+  };
+}
+
+test("after a restart seq continues and each required subscription is back as it was, owed what it was", async () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  let run = durableBroker(dir, clock, { maxDeliveries: 0 });
+  try {
+    const ledger = run.broker.subscribe({ kind: "required", name: "ledger", types: ["order.*"], filters: [{ exact: { region: "eu" } }], ackTimeoutMs: 5_000 });
+    const paused = run.broker.subscribe({ kind: "required", types: ["*"] });
+    const poisoned = run.broker.subscribe({ kind: "required", types: ["poison"], maxDeliveries: 1, ackTimeoutMs: 10 });
+    run.broker.sendBatch([{ type: "order.new", region: "eu" }, { type: "order.new", region: "us" }, { type: "order.paid", region: "eu" }]);
+    run.broker.send({ type: "order.new", region: "eu" });
+    run.broker.send({ type: "poison" });
+    assert.deepEqual(seqsOf(await run.broker.pull(ledger.id, { max: 1 })), [1, 3], "a batch comes whole");
+    run.broker.ack(ledger.id, 1);
+    run.broker.setPaused(paused.id, true);
+    run.broker.send({ type: "order.new", region: "eu" }); // 6: never owed to the paused one
+    await run.broker.pull(poisoned.id);
+    clock.advance(10);
+    assert.deepEqual(await run.broker.pull(poisoned.id), [], "the poison event is parked");
+    clock.advance(1); // the progress of this turn reaches the journal
+
+    run = run.restart();
+    const broker = run.broker;
+    assert.equal(broker.lastSeq, 6);
+    assert.equal(broker.send({ type: "later" }).first, 7, "seq continues");
+    const back = broker.get(ledger.id);
+    assert.equal(back.kind, "required");
+    if (back.kind !== "required") return;
+    assert.deepEqual([back.name, back.types, back.filters, back.options.ackTimeoutMs, back.ackedSeq], ["ledger", ["order.*"], [{ exact: { region: "eu" } }], 5_000, 1]);
+    const again = await broker.pull(back.id, { max: 10 });
+    assert.deepEqual(seqsOf(again), [3, 4, 6], "what was delivered and not acked comes again, then the rest");
+    assert.deepEqual(again.map((delivery) => delivery.deliveries), [2, 1, 1], "deliveries count on");
+    const pausedBack = broker.get(paused.id);
+    assert.ok(pausedBack.kind === "required" && pausedBack.paused);
+    broker.setPaused(paused.id, false);
+    assert.deepEqual(seqsOf(await broker.pull(paused.id, { max: 10 })), [1, 2, 3, 4, 5], "seq 6, 7 came while it was paused");
+    const poisonedBack = broker.get(poisoned.id);
+    assert.ok(poisonedBack.kind === "required");
+    assert.deepEqual(poisonedBack.parked.map(({ event, deliveries }) => [event.seq, deliveries]), [[5, 1]]);
+    assert.equal(poisonedBack.ackedSeq, 5);
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("after a restart the dedupe window still holds, and a stream resumes from events older than the memory window", () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  let run = durableBroker(dir, clock, { historySize: 3 });
+  try {
+    for (let i = 1; i <= 10; i++) run.broker.send({ type: "a", source: "/p", id: `e-${i}` });
+    run = run.restart();
+    assert.deepEqual(run.broker.send({ type: "a", source: "/p", id: "e-2" }), { accepted: 0, first: null, last: null, duplicates: 1, duplicateSeqs: [2] });
+    const stream = run.broker.subscribe({ kind: "stream", since: 1 });
+    const seqs: number[] = [];
+    for (let items = stream.read(); items.length > 0; items = stream.read()) seqs.push(...items.map((item) => parsed(item as { json: string }).seq as number));
+    assert.deepEqual(seqs, [2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("retention removes old events in the background, never one a required subscription holds", () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  const run = durableBroker(dir, clock, { retainEvents: 5, sweepIntervalMs: 100 });
+  try {
+    const slow = run.broker.subscribe({ kind: "required", types: ["kept"] });
+    run.broker.send({ type: "kept" });
+    for (let i = 0; i < 20; i++) run.broker.send({ type: "other" });
+    clock.advance(100);
+    assert.equal(run.journal.oldestSeq(), 1, "seq 1 is held");
+    assert.equal(slow.backlog, 1);
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("retention keeps the newest retainEvents once nothing holds the older ones", async () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  const run = durableBroker(dir, clock, { retainEvents: 5, sweepIntervalMs: 100 });
+  try {
+    const sub = run.broker.subscribe({ kind: "required", types: ["kept"] });
+    run.broker.send({ type: "kept" });
+    for (let i = 0; i < 20; i++) run.broker.send({ type: "other" });
+    await run.broker.pull(sub.id);
+    run.broker.ack(sub.id, 1);
+    clock.advance(100);
+    assert.equal(run.journal.oldestSeq(), 17);
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a second journal on the same directory is refused at open, and the first goes on", () => {
+  const dir = dataDir();
+  const first = new SqliteJournal(dir, { sync: "normal" });
+  try {
+    assert.throws(() => new SqliteJournal(dir, { sync: "normal" }), (error: Error) => error instanceof JournalOpenError && /another broker/.test(error.message));
+    first.commitEvents([{ seq: 1, type: "a", json: "{}", size: 2, batch: 1, acceptedAt: 0 }]);
+    assert.equal(first.recover().lastSeq, 1);
+  } finally {
+    first.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a database that is not the broker's, or not a database at all, is refused at open and left as it was", () => {
+  const foreign = dataDir();
+  const db = new DatabaseSync(join(foreign, "broker.sqlite"));
+  db.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY); INSERT INTO invoices VALUES (1)");
+  db.close();
+  assert.throws(() => new SqliteJournal(foreign, { sync: "normal" }), /not an event-broker database/);
+  const check = new DatabaseSync(join(foreign, "broker.sqlite"));
+  assert.equal((check.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n, 1);
+  check.close();
+  const garbage = dataDir();
+  writeFileSync(join(garbage, "broker.sqlite"), "this is not a database, but it is somebody's file ".repeat(200));
+  assert.throws(() => new SqliteJournal(garbage, { sync: "normal" }), JournalOpenError);
+  rmSync(foreign, { recursive: true, force: true });
+  rmSync(garbage, { recursive: true, force: true });
+});
+
+test("a full disk refuses the publish with StorageError, accepts nothing of it, and reads go on", async () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  const run = durableBroker(dir, clock, {}, 64);
+  try {
+    const sub = run.broker.subscribe({ kind: "required" });
+    let refused: unknown;
+    let accepted = 0;
+    for (let i = 0; i < 1_000 && !refused; i++) {
+      try {
+        accepted += run.broker.send({ type: "a", data: "x".repeat(2_000) }).accepted;
+      } catch (error) {
+        refused = error;
+      }
+    }
+    assert.ok(refused instanceof StorageError, `refused with ${refused}`);
+    assert.equal(run.broker.lastSeq, accepted, "nothing half-accepted");
+    assert.equal(sub.backlog, accepted);
+    assert.equal(seqsOf(await run.broker.pull(sub.id, { max: 10_000 })).length, accepted, "what was accepted is served");
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
