@@ -1,0 +1,127 @@
+/**
+ * The engine of one process: the broker core in memory, durable when it is given a
+ * journal. Every call is the core's, answered at once.
+ */
+import { Broker, type BrokerOptions, type PublishOptions, type PullOptions, type SubscriberOptions, type Subscription } from "./broker.ts";
+import type { AckResult, Engine, EngineHealth, EngineStats, SubscriptionView } from "./engine.ts";
+import type { MemoryBudget } from "./memory-budget.ts";
+import type { StreamSubscription } from "./stream-subscription.ts";
+import type { RequiredSpec, StreamSpec } from "./subscription-spec.ts";
+
+export class LocalEngine implements Engine {
+  readonly broker: Broker;
+
+  constructor(options: Partial<BrokerOptions> = {}) {
+    this.broker = new Broker(options);
+  }
+
+  get memory(): MemoryBudget {
+    return this.broker.memory;
+  }
+
+  async send(event: unknown, options?: PublishOptions) {
+    return this.broker.send(event, options);
+  }
+
+  async sendBatch(events: readonly unknown[], options?: PublishOptions) {
+    return this.broker.sendBatch(events, options);
+  }
+
+  async subscribe(spec: RequiredSpec, options?: SubscriberOptions): Promise<SubscriptionView> {
+    return viewOf(this.broker.subscribe({ kind: "required", ...spec }, options));
+  }
+
+  async subscribeBatch(specs: readonly RequiredSpec[], options?: SubscriberOptions): Promise<SubscriptionView[]> {
+    return this.broker.subscribeBatch(specs, options).map(viewOf);
+  }
+
+  async openStream(spec: StreamSpec, options?: SubscriberOptions): Promise<StreamSubscription> {
+    return this.broker.subscribe({ kind: "stream", ...spec }, options);
+  }
+
+  async describe(id: string): Promise<SubscriptionView> {
+    return viewOf(this.broker.get(id));
+  }
+
+  async list(): Promise<SubscriptionView[]> {
+    return this.broker.list().map(viewOf);
+  }
+
+  async remove(id: string, reason?: string): Promise<boolean> {
+    return this.broker.unsubscribe(id, reason);
+  }
+
+  async setPaused(id: string, paused: boolean): Promise<SubscriptionView> {
+    return viewOf(this.broker.setPaused(id, paused));
+  }
+
+  async pull(id: string, options?: PullOptions) {
+    return await this.broker.pull(id, options);
+  }
+
+  async ack(id: string, seq: number): Promise<AckResult> {
+    const { ackedSeq, backlog } = this.broker.ack(id, seq);
+    return { ackedSeq, backlog };
+  }
+
+  async nack(id: string, seq: number): Promise<AckResult> {
+    const { ackedSeq, backlog } = this.broker.nack(id, seq);
+    return { ackedSeq, backlog };
+  }
+
+  async extend(id: string, ms: number): Promise<number> {
+    return this.broker.extend(id, ms);
+  }
+
+  async parked(id: string) {
+    const sub = this.broker.get(id);
+    return sub.kind === "required" ? [...sub.parked] : [];
+  }
+
+  stats(): EngineStats {
+    const { broker } = this;
+    return { ...broker.stats, lastSeq: broker.lastSeq, openStreams: broker.streamCount, streamHandedBytes: broker.streamHandedBytes };
+  }
+
+  async health(): Promise<EngineHealth> {
+    const failure = this.broker.storageFailure;
+    return { serving: !this.broker.closed && !failure, lastSeq: this.broker.lastSeq, ...(failure ? { storageFailure: failure.message } : {}) };
+  }
+
+  async close(): Promise<void> {
+    this.broker.close("shutdown");
+  }
+}
+
+/** A snapshot of a subscription. */
+export function viewOf(sub: Subscription): SubscriptionView {
+  const common = {
+    id: sub.id,
+    kind: sub.kind,
+    types: sub.types,
+    filters: sub.filters,
+    paused: sub.paused,
+    created: sub.created,
+    owner: sub.owner,
+    delivered: sub.delivered,
+  };
+  if (sub.kind === "stream") return { ...common, backlog: sub.buffered, dropped: sub.dropped };
+  const { options } = sub;
+  return {
+    ...common,
+    backlog: sub.backlog,
+    dropped: 0,
+    required: {
+      name: sub.name,
+      ackedSeq: sub.ackedSeq,
+      lastDeliveredSeq: sub.lastDeliveredSeq,
+      redelivered: sub.redelivered,
+      parked: sub.parkedCount,
+      waiting: sub.waiters.length,
+      ackTimeoutMs: options.ackTimeoutMs,
+      maxBacklog: options.maxBacklog,
+      expireAfterMs: options.expireAfterMs,
+      maxDeliveries: options.maxDeliveries,
+    },
+  };
+}
