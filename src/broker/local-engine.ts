@@ -97,7 +97,7 @@ export class LocalEngine implements Engine {
 export function viewOf(sub: Subscription): SubscriptionView {
   const common = {
     id: sub.id,
-    kind: sub.kind,
+    kind: sub.kind as SubscriptionView["kind"],
     types: sub.types,
     filters: sub.filters,
     paused: sub.paused,
