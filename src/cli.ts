@@ -5,8 +5,9 @@
  */
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { parseArgs, UsageError } from "./cli/args.ts";
-import { BrokerRequestError } from "./client/mod.ts";
+import { UsageError } from "./cli/args.ts";
+import { ExitCode } from "./cli/exit-codes.ts";
+import { BrokerRequestError, BrokerUnreachableError } from "./client/mod.ts";
 import { publishCommand } from "./cli/publish-command.ts";
 import { serveCommand } from "./cli/serve-command.ts";
 import { tailCommand } from "./cli/tail-command.ts";
@@ -36,31 +37,45 @@ function helpText(): string {
   return `usage: broker <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nbroker <command> --help tells more.\n`;
 }
 
-/** Runs the CLI; resolves with the exit code. */
+/** Runs the CLI; resolves with the exit code (see ExitCode). */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  const command = name === undefined ? undefined : COMMANDS[name];
-  if (!command) {
-    (name === undefined || name === "--help" || name === "-h" ? io.stdout : io.stderr)(helpText());
-    return name === undefined || name === "--help" || name === "-h" ? 0 : 2;
+  if (name === undefined || name === "--help" || name === "-h") {
+    io.stdout(helpText());
+    return ExitCode.ok;
   }
-  if (parseArgs(rest, ["help", "named"]).flags.has("help")) {
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    io.stderr(`broker: unknown command ${JSON.stringify(name)}\n\n${helpText()}`);
+    return ExitCode.usage;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
     io.stdout(`${command.usage}\n`);
-    return 0;
+    return ExitCode.ok;
   }
   try {
     return await command.run(rest, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`broker ${name}: ${error.message}\n\n${command.usage}\n`);
-      return 2;
-    }
-    if (error instanceof BrokerRequestError) {
-      io.stderr(`broker ${name}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return failed(error, `broker ${name}`, command, io);
   }
+}
+
+/** An expected failure printed in one place, with its exit code; anything else is a bug and keeps its stack. */
+function failed(error: unknown, prefix: string, command: Command, io: CliIo): number {
+  if (error instanceof UsageError) {
+    io.stderr(`${prefix}: ${error.message}\n\n${command.usage}\n`);
+    return ExitCode.usage;
+  }
+  if (error instanceof BrokerRequestError) {
+    const details = (error.problem.errors ?? []).map(({ path, message }) => `  ${path || "(body)"}: ${message}\n`);
+    io.stderr(`${prefix}: refused: ${error.message}\n${details.join("")}`);
+    return ExitCode.refused;
+  }
+  if (error instanceof BrokerUnreachableError) {
+    io.stderr(`${prefix}: ${error.message}\n`);
+    return ExitCode.unreachable;
+  }
+  throw error;
 }
 
 if (import.meta.main) {

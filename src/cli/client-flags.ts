@@ -2,6 +2,9 @@ import { BrokerClient } from "../client/mod.ts";
 import type { CliIo } from "../cli.ts";
 import type { ParsedArgs } from "./args.ts";
 
+/** The flags every command that talks to a broker takes. */
+export const CLIENT_FLAG_NAMES = ["url", "token"] as const;
+
 export const CLIENT_FLAGS = `  --url        the broker (BROKER_URL, else http://127.0.0.1:8787)
   --token      an access token (BROKER_TOKEN), when access control is on`;
 

@@ -1,7 +1,7 @@
 import type { CliIo, Command } from "../cli.ts";
 import type { BrokerClient, EventToPublish } from "../client/mod.ts";
-import { parseArgs, UsageError } from "./args.ts";
-import { CLIENT_FLAGS, clientFrom } from "./client-flags.ts";
+import { parseArgs, UsageError, wholeNumberFlag } from "./args.ts";
+import { CLIENT_FLAG_NAMES, CLIENT_FLAGS, clientFrom } from "./client-flags.ts";
 
 export const publishCommand: Command = {
   summary: "publish an event, or NDJSON from stdin in batches",
@@ -13,7 +13,7 @@ With TYPE, each stdin line is an event's data; without, each line is an event ob
 ${CLIENT_FLAGS}`,
 
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv);
+    const args = parseArgs(argv, { values: ["batch", ...CLIENT_FLAG_NAMES], positionals: 2 });
     const [type, data] = args.positionals;
     const client = clientFrom(args, io);
     if (data !== undefined) {
@@ -26,9 +26,7 @@ ${CLIENT_FLAGS}`,
       io.stdout(`${JSON.stringify(await client.publish({ type }))}\n`);
       return 0;
     }
-    const batchSize = Number(args.flags.get("batch") ?? "500");
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError("--batch must be a whole number, 1 or more");
-    await publishLines(client, io, type, batchSize);
+    await publishLines(client, io, type, wholeNumberFlag(args, "batch", 1) ?? 500);
     return 0;
   },
 };

@@ -1,38 +1,57 @@
 import type { CliIo, Command } from "../cli.ts";
-import { listFlag, parseArgs, UsageError } from "./args.ts";
-import { CLIENT_FLAGS, clientFrom } from "./client-flags.ts";
+import type { StreamMessage } from "../client/mod.ts";
+import { listFlag, parseArgs, wholeNumberFlag } from "./args.ts";
+import { CLIENT_FLAG_NAMES, CLIENT_FLAGS, clientFrom } from "./client-flags.ts";
+import { ExitCode } from "./exit-codes.ts";
+
+/** Like nats.go's 60 × 2 s: a restart or a network blip is ridden out, a broker gone for good is not. */
+const DEFAULT_RECONNECTS = 30;
 
 export const tailCommand: Command = {
   summary: "print live events as NDJSON (notices on stderr)",
-  usage: `usage: broker tail [--types PATTERNS] [--since SEQ] [--count N]
+  usage: `usage: broker tail [--types PATTERNS] [--since SEQ] [--count N] [--reconnects N]
 
   --types      comma list of type patterns (every type by default)
   --since      replay kept events after this seq first
   --count      stop after N events
-${CLIENT_FLAGS}`,
+  --reconnects failed reconnects in a row before giving up (${DEFAULT_RECONNECTS}); 0 = never reconnect
+${CLIENT_FLAGS}
+
+Events go to stdout, one JSON object a line; the broker's notices (dropped, gap, reset,
+closing) to stderr as JSON lines, and the command's own messages as "broker tail: …".
+Exits 3 when the broker cannot be reached, shuts down, or cannot be reconnected to.`,
 
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv);
-    const since = optionalCount(args.flags.get("since"), "--since");
-    const count = optionalCount(args.flags.get("count"), "--count");
+    const args = parseArgs(argv, { values: ["types", "since", "count", "reconnects", ...CLIENT_FLAG_NAMES] });
+    const since = wholeNumberFlag(args, "since", 0);
+    const count = wholeNumberFlag(args, "count", 1);
+    const maxReconnects = wholeNumberFlag(args, "reconnects", 0) ?? DEFAULT_RECONNECTS;
     const controller = new AbortController();
     io.onInterrupt(() => controller.abort());
+    const stream = clientFrom(args, io).stream({ types: listFlag(args, "types"), since, maxReconnects, signal: controller.signal });
     let printed = 0;
-    for await (const message of clientFrom(args, io).stream({ types: listFlag(args, "types"), since, signal: controller.signal })) {
-      if (message.kind !== "event") {
-        io.stderr(`${JSON.stringify(message)}\n`);
-        continue;
+    let reconnecting = false;
+    for await (const message of stream) {
+      if (message.kind === "event") {
+        io.stdout(`${JSON.stringify(message.event)}\n`);
+        if (++printed === count) break;
+      } else if (message.kind === "closing" && message.reason === "shutdown") {
+        io.stderr(`broker tail: the broker is shutting down\n`);
+        return ExitCode.unreachable;
+      } else {
+        io.stderr(noticeLine(message, reconnecting, maxReconnects));
+        if (message.kind === "reconnecting" || message.kind === "subscribed") reconnecting = message.kind === "reconnecting";
       }
-      io.stdout(`${JSON.stringify(message.event)}\n`);
-      if (++printed === count) break;
     }
-    return 0;
+    return ExitCode.ok;
   },
 };
 
-function optionalCount(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 0) throw new UsageError(`${flag} must be a whole number`);
-  return number;
+function noticeLine(message: Exclude<StreamMessage, { kind: "event" }>, reconnecting: boolean, maxReconnects: number): string {
+  if (message.kind === "reconnecting") {
+    const what = message.attempt === 1 ? "lost the connection" : "could not reconnect";
+    return `broker tail: ${what} (${message.reason}); reconnecting in ${message.delayMs} ms (attempt ${message.attempt} of ${maxReconnects})\n`;
+  }
+  if (message.kind === "subscribed") return reconnecting ? "broker tail: reconnected\n" : "";
+  return `${JSON.stringify(message)}\n`;
 }

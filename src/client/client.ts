@@ -3,8 +3,9 @@
  * browsers. Streams reconnect with `Last-Event-ID`; consumers piggyback acks and keep
  * their lease while the handler works.
  */
-import { BrokerRequestError, type Problem } from "./errors.ts";
-import { SseParser } from "./sse-parser.ts";
+import { type ConsumeOptions, consumeLoop, EPHEMERAL_EXPIRE_AFTER_MS } from "./consume.ts";
+import { BrokerRequestError, BrokerUnreachableError, type Problem, reasonOf } from "./errors.ts";
+import { reconnectingStream, type StreamMessage, type StreamOptions } from "./stream.ts";
 
 /** An event as the broker delivers it: CloudEvents 1.0 plus `seq` (and `deliveries` when pulled). */
 export interface DeliveredEvent {
@@ -36,19 +37,23 @@ export interface PublishResult {
   readonly duplicateSeqs?: number[];
 }
 
-/** What a stream yields: events, and the broker's notices about them. */
-export type StreamMessage =
-  | { readonly kind: "event"; readonly event: DeliveredEvent }
-  | { readonly kind: "dropped"; readonly count: number; readonly from: number; readonly to: number }
-  | { readonly kind: "gap"; readonly from: number; readonly to: number }
-  | { readonly kind: "closing"; readonly reason: string };
-
 export interface SubscriptionInfo {
   readonly id: string;
   readonly kind: "required" | "stream";
   readonly types: string[];
   readonly ackTimeoutMs?: number;
+  readonly expireAfterMs?: number;
   readonly [counter: string]: unknown;
+}
+
+/** What `subscribe()` takes: see "Required subscribers" in the API contract. */
+export interface SubscriptionSpec {
+  readonly types?: readonly string[];
+  readonly name?: string;
+  readonly ackTimeoutMs?: number;
+  readonly maxBacklog?: number;
+  readonly expireAfterMs?: number;
+  readonly maxDeliveries?: number;
 }
 
 export interface ClientOptions {
@@ -62,28 +67,10 @@ export interface ClientOptions {
 /** The part of `fetch` the client uses, so tests and runtimes may pass their own. */
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 
-export interface StreamOptions {
-  readonly types?: readonly string[];
-  /** Resume after this seq (from the broker's kept history). */
-  readonly since?: number;
-  readonly signal?: AbortSignal;
-  /** Wait before reconnecting (ms; the broker's `retry:` overrides it). */
-  readonly retryMs?: number;
-}
-
-export interface ConsumeOptions {
-  /** An existing required subscription, or the types of a new one. */
-  readonly subscription?: string;
-  readonly types?: readonly string[];
-  /** Events per pull (100) and the long-poll wait (30 s). */
-  readonly max?: number;
-  readonly waitMs?: number;
-  /** Called for each event in order; when it throws, the event is nacked and delivered again. */
-  readonly handler: (event: DeliveredEvent) => unknown | Promise<unknown>;
-  readonly onError?: (error: unknown, event: DeliveredEvent) => void;
-  readonly signal?: AbortSignal;
-}
-
+/**
+ * Every call throws BrokerRequestError when the broker refuses, and
+ * BrokerUnreachableError when it cannot be reached.
+ */
 export class BrokerClient {
   readonly #url: string;
   readonly #token?: string;
@@ -95,14 +82,18 @@ export class BrokerClient {
     this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
   }
 
-  /** Publishes one event, or a batch atomically. Throws BrokerRequestError when refused. */
+  /** Publishes one event, or a batch atomically. */
   publish(events: EventToPublish | readonly EventToPublish[]): Promise<PublishResult> {
     return this.#json("POST", "/events", events);
   }
 
-  /** Creates a required subscription. */
-  subscribe(spec: { types?: readonly string[]; name?: string; ackTimeoutMs?: number; maxBacklog?: number; expireAfterMs?: number; maxDeliveries?: number }): Promise<SubscriptionInfo> {
+  /** Creates a durable required subscription: it lasts until deleted or idle for `expireAfterMs`. */
+  subscribe(spec: SubscriptionSpec): Promise<SubscriptionInfo> {
     return this.#json("POST", "/subscriptions", spec);
+  }
+
+  subscription(id: string): Promise<SubscriptionInfo> {
+    return this.#json("GET", `/subscriptions/${encodeURIComponent(id)}`);
   }
 
   async unsubscribe(id: string): Promise<void> {
@@ -129,75 +120,42 @@ export class BrokerClient {
   }
 
   /**
-   * Live events as an async iterator. Reconnects after network errors and server
-   * restarts, resuming after the last seq seen; ends when `signal` aborts.
+   * Live events as an async iterator, until `signal` aborts. Throws when the first
+   * connection fails; after that, reconnects (yielding `reconnecting` messages) and
+   * resumes after the last seq seen, up to `maxReconnects` failures in a row.
    */
-  async *stream(options: StreamOptions = {}): AsyncGenerator<StreamMessage> {
-    let lastSeq = options.since;
-    let retryMs = options.retryMs ?? 2_000;
-    while (!options.signal?.aborted) {
-      try {
-        for await (const message of this.#connectStream(options, lastSeq, (ms) => (retryMs = ms))) {
-          if (message.kind === "event") lastSeq = message.event.seq;
-          yield message;
-        }
-      } catch (error) {
-        if (error instanceof BrokerRequestError && !error.retryable) throw error;
-        if (options.signal?.aborted) return;
-      }
-      await sleep(retryMs, options.signal);
-    }
+  stream(options: StreamOptions = {}): AsyncGenerator<StreamMessage> {
+    return reconnectingStream((lastSeq) => this.#openStream(options, lastSeq), this.#url, options);
   }
 
-  async *#connectStream(options: StreamOptions, lastSeq: number | undefined, setRetry: (ms: number) => void): AsyncGenerator<StreamMessage> {
+  #openStream(options: StreamOptions, lastSeq: number | undefined): Promise<Response> {
     const query = new URLSearchParams();
     if (options.types?.length) query.set("types", options.types.join(","));
     const headers: Record<string, string> = { accept: "text/event-stream" };
     if (lastSeq !== undefined) headers["last-event-id"] = String(lastSeq);
-    const response = await this.#request("GET", `/events/stream?${query}`, undefined, options.signal, headers);
-    const parser = new SseParser();
-    const decoder = new TextDecoder();
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      for (const message of parser.feed(decoder.decode(chunk, { stream: true }))) {
-        if (message.retry !== undefined) setRetry(message.retry);
-        const parsed = toStreamMessage(message.event, message.data);
-        if (parsed) yield parsed;
-      }
-    }
+    return this.#request("GET", `/events/stream?${query}`, undefined, options.signal, headers);
   }
 
   /**
    * Pulls and handles events until `signal` aborts: acks ride on the next pull, the
    * lease is extended while the handler works, and a failed event is nacked.
+   *
+   * With `subscription`, consumes that durable subscription and leaves it in place.
+   * With `types` instead, creates an ephemeral subscription for this call alone: it sees
+   * events accepted from its creation on, and is deleted when the call ends, however it
+   * ends (or, if the process dies, by the broker once idle for 30 s).
    */
   async consume(options: ConsumeOptions): Promise<void> {
-    const subscription = options.subscription
-      ? await this.#json<SubscriptionInfo>("GET", `/subscriptions/${encodeURIComponent(options.subscription)}`)
-      : await this.subscribe({ types: options.types ?? ["*"] });
-    const leaseMs = subscription.ackTimeoutMs ?? 30_000;
-    let ack: number | undefined;
-    while (!options.signal?.aborted) {
-      let events: DeliveredEvent[];
-      try {
-        events = await this.pull(subscription.id, { max: options.max ?? 100, waitMs: options.waitMs ?? 30_000, ack, signal: options.signal });
-      } catch (error) {
-        if (options.signal?.aborted) break;
-        throw error;
-      }
-      ack = undefined;
-      const handled = await this.#keepLease(subscription.id, leaseMs, () => handleInOrder(events, options));
-      if (handled.failed) await this.nack(subscription.id, handled.failed.seq);
-      if (handled.lastDone !== undefined) ack = handled.lastDone;
+    if (options.subscription !== undefined && options.types !== undefined) {
+      throw new TypeError("consume() takes subscription (a durable one) or types (an ephemeral one), not both");
     }
-    if (ack !== undefined) await this.ack(subscription.id, ack);
-  }
-
-  async #keepLease<T>(id: string, leaseMs: number, work: () => Promise<T>): Promise<T> {
-    const timer = setInterval(() => this.extend(id, leaseMs).catch(() => {}), Math.max(1, Math.floor(leaseMs / 2)));
+    if (options.subscription !== undefined) return consumeLoop(this, await this.subscription(options.subscription), options);
+    const ephemeral = await this.subscribe({ types: options.types ?? ["*"], expireAfterMs: EPHEMERAL_EXPIRE_AFTER_MS });
     try {
-      return await work();
+      await consumeLoop(this, ephemeral, options);
     } finally {
-      clearInterval(timer);
+      // If the broker cannot be reached now, its idle expiry removes the subscription.
+      await this.unsubscribe(ephemeral.id).catch(() => {});
     }
   }
 
@@ -208,34 +166,14 @@ export class BrokerClient {
   async #request(method: string, path: string, body?: unknown, signal?: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    const response = await this.#fetch(this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal };
+    const response = await this.#fetch(this.#url + path, init).catch((error) => {
+      if (signal?.aborted) throw error;
+      throw new BrokerUnreachableError(this.#url, `cannot reach the broker at ${this.#url}: ${reasonOf(error)}`, { cause: error });
+    });
     if (response.ok) return response;
     throw new BrokerRequestError(response.status, await problemOf(response));
   }
-}
-
-async function handleInOrder(events: readonly DeliveredEvent[], options: ConsumeOptions): Promise<{ lastDone?: number; failed?: DeliveredEvent }> {
-  let lastDone: number | undefined;
-  for (const event of events) {
-    try {
-      await options.handler(event);
-      lastDone = event.seq;
-    } catch (error) {
-      options.onError?.(error, event);
-      return { lastDone, failed: event };
-    }
-  }
-  return { lastDone };
-}
-
-function toStreamMessage(name: string | undefined, data: string): StreamMessage | undefined {
-  if (data === "") return undefined;
-  if (name === undefined) return { kind: "event", event: JSON.parse(data) };
-  const notice = JSON.parse(data);
-  if (name === "broker.dropped") return { kind: "dropped", ...notice };
-  if (name === "broker.gap") return { kind: "gap", ...notice };
-  if (name === "broker.closing") return { kind: "closing", ...notice };
-  return undefined;
 }
 
 async function problemOf(response: Response): Promise<Problem> {
@@ -245,14 +183,4 @@ async function problemOf(response: Response): Promise<Problem> {
   } catch {
     return { type: "about:blank", title: response.statusText, status: response.status, detail: text };
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
 }

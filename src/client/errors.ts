@@ -20,3 +20,18 @@ export class BrokerRequestError extends Error {
     return this.status === 503 || this.status === 429;
   }
 }
+
+/** No answer from the broker at `url`: refused, reset, or unknown host; `cause` is the runtime's own error. */
+export class BrokerUnreachableError extends Error {
+  constructor(readonly url: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "BrokerUnreachableError";
+  }
+}
+
+/** The runtime's own words for a failure: Deno puts them in the innermost `cause`, Bun in the message. */
+export function reasonOf(error: unknown): string {
+  let innermost = error;
+  while (innermost instanceof Error && innermost.cause instanceof Error) innermost = innermost.cause;
+  return innermost instanceof Error ? innermost.message : String(innermost);
+}

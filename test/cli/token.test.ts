@@ -33,3 +33,13 @@ test("broker --help lists the commands; an unknown command exits 2", async () =>
   assert.equal((await run(["nope"])).code, 2);
   assert.match((await run(["token", "--help"])).stdout, /--ttl/);
 });
+
+test("broker token refuses a pattern the broker would refuse, naming it, exit 2", async () => {
+  const bad = await run(["token", "--sub", "x", "--publish", "order.*,bad type"], { BROKER_JWT_SECRET: secret });
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stdout, "");
+  assert.match(bad.stderr, /^broker token: --publish "bad type" must be "\*", an event type, or an event type followed by "\.\*"\n/);
+  const prefix = await run(["token", "--sub", "x", "--subscribe", "order*"], { BROKER_JWT_SECRET: secret });
+  assert.equal(prefix.code, 2);
+  assert.match(prefix.stderr, /--subscribe "order\*"/);
+});
