@@ -19,23 +19,29 @@ export function misspelledAttribute(name: string): string | undefined {
   if (name.length === 2) return /^(id|di)$/i.test(name) ? "id" : undefined;
   const candidates = WITHIN_ONE_LENGTH[name.length];
   if (!candidates?.length) return undefined;
-  const lower = name.toLowerCase();
-  return candidates.find((attribute) => withinOneEdit(lower, attribute) && !isChosenName(lower, attribute));
+  return candidates.find((attribute) => withinOneEdit(name, attribute) && !isChosenName(name.toLowerCase(), attribute));
 }
 
-/** Whether `a` and `b` are equal or one insertion, deletion, substitution or neighbour swap apart. */
-function withinOneEdit(a: string, b: string): boolean {
-  // Strip the common prefix and suffix (without slicing: this runs for every extension of every event).
+/** Whether `name`, case aside, and `attribute` are equal or one insertion, deletion, substitution or neighbour swap apart. */
+function withinOneEdit(name: string, attribute: string): boolean {
+  // Strip the common prefix and suffix, without slicing or lowercasing: this runs for every extension.
   let start = 0;
-  while (start < a.length && start < b.length && a.charCodeAt(start) === b.charCodeAt(start)) start++;
-  let endA = a.length;
-  let endB = b.length;
-  while (endA > start && endB > start && a.charCodeAt(endA - 1) === b.charCodeAt(endB - 1)) {
-    endA--;
-    endB--;
+  while (start < name.length && start < attribute.length && lowerCodeAt(name, start) === attribute.charCodeAt(start)) start++;
+  let endName = name.length;
+  let endAttribute = attribute.length;
+  while (endName > start && endAttribute > start && lowerCodeAt(name, endName - 1) === attribute.charCodeAt(endAttribute - 1)) {
+    endName--;
+    endAttribute--;
   }
-  if (endA - start <= 1 && endB - start <= 1) return true;
-  return endA - start === 2 && endB - start === 2 && a[start] === b[start + 1] && a[start + 1] === b[start];
+  if (endName - start <= 1 && endAttribute - start <= 1) return true;
+  return endName - start === 2 && endAttribute - start === 2 &&
+    lowerCodeAt(name, start) === attribute.charCodeAt(start + 1) && lowerCodeAt(name, start + 1) === attribute.charCodeAt(start);
+}
+
+/** The character code at `index`, an ASCII capital as its lowercase letter. */
+function lowerCodeAt(text: string, index: number): number {
+  const code = text.charCodeAt(index);
+  return code >= 65 && code <= 90 ? code + 32 : code;
 }
 
 /**
