@@ -9,15 +9,22 @@ const SEQ_TEXT = /^\d{1,15}$/;
 const wholeNumber = (what: string) => z.number({ error: `must be ${what}` }).int("must be a whole number");
 const seq = wholeNumber("a seq").min(0, "must not be negative");
 
-export const streamQuerySchema = z.object({
+const streamQueryShape = {
   types: z.string().optional().describe("Comma list of type patterns: `order.filled`, `trade.*`, `*`."),
   since: z.string().regex(SEQ_TEXT, "must be a seq: a whole number, 0 or more").optional().describe("Replay kept events after this seq."),
   named: z.enum(["1", "0", "true", "false"], { error: 'must be "1" or "0"' }).optional().describe("Add `event: <type>` to each event."),
-  lastEventId: z.string().regex(SEQ_TEXT, "must be the seq of the last event received").optional(),
   source: z.string().min(1, "must not be empty").optional().describe("Only events with exactly this `source`."),
   subject: z.string().min(1, "must not be empty").optional().describe("Only events with exactly this `subject`."),
   filter: z.string().optional().describe('A CloudEvents Subscriptions API filter, or an array of them, as JSON: `{"prefix":{"subject":"orders/"}}`.'),
-});
+  access_token: z.string().optional().describe("A token, for clients that cannot send Authorization (EventSource)."),
+  // The Last-Event-ID header, or the query parameter event-source-polyfill sends it as on reconnect.
+  lastEventId: z.string().regex(SEQ_TEXT, "must be the seq of the last event received").optional(),
+};
+
+/** An unknown parameter is refused: ignored, a misspelled `?type=x` would stream every type without a word. */
+export const streamQuerySchema = z.object(streamQueryShape).catchall(
+  z.undefined({ error: `is not a parameter of the stream; it takes ${Object.keys(streamQueryShape).join(", ")}` }),
+);
 
 export function pullRequestSchema(maxWaitMs: number, defaultWaitMs: number) {
   return z.strictObject({

@@ -13,7 +13,8 @@ export interface StreamRouteOptions {
 
 export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOptions) {
   return new Hono<AppEnv>().get("/", (c) => {
-    const query = parseOrThrow(streamQuerySchema, { ...c.req.query(), lastEventId: c.req.header("last-event-id") });
+    const params = c.req.query();
+    const query = parseOrThrow(streamQuerySchema, { ...params, lastEventId: c.req.header("last-event-id") ?? params.lastEventId });
     // EventSource sends Last-Event-ID on reconnect while the URL keeps the first ?since.
     const since = query.lastEventId ?? query.since;
     const caller = callerOf(c);

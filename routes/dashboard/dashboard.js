@@ -2,6 +2,7 @@
 const MAX_ROWS = 200;
 const RENDER_EVERY_MS = 250;
 const CHART_SECONDS = 60;
+const RETRY_MS = 2_000;
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -13,7 +14,11 @@ const state = {
   perSecond: new Array(CHART_SECONDS).fill(0),
   dirty: true,
   source: null,
+  accessControl: false,
 };
+
+/** With access control on, nothing but /healthz answers without a token: ask for one rather than be refused. */
+const needsToken = () => state.accessControl && !state.token;
 
 /** fetch with the token, when there is one. */
 function api(path, init = {}) {
@@ -24,6 +29,11 @@ function api(path, init = {}) {
 
 function openStream() {
   state.source?.close();
+  state.source = null;
+  if (needsToken()) {
+    setStatus("token", "token needed");
+    return;
+  }
   const query = new URLSearchParams();
   const filter = $("filter").value.replace(/\s+/g, "");
   if (filter) query.set("types", filter);
@@ -32,7 +42,7 @@ function openStream() {
   state.source = source;
   setStatus("connecting");
   source.onopen = () => setStatus("live");
-  source.onerror = () => setStatus(source.readyState === EventSource.CLOSED ? "down" : "connecting");
+  source.onerror = () => (source.readyState === EventSource.CLOSED ? explainRefusal(source) : setStatus("connecting"));
   source.onmessage = (message) => {
     state.events.unshift(JSON.parse(message.data));
     if (state.events.length > MAX_ROWS) state.events.length = MAX_ROWS;
@@ -51,9 +61,28 @@ function openStream() {
   });
 }
 
-function setStatus(text) {
+/**
+ * EventSource gives up, without saying why, when the answer is not a 200 stream (while the
+ * server is unreachable it keeps trying): ask once more with fetch, which can read the problem.
+ */
+async function explainRefusal(source) {
+  const response = await fetch(source.url).catch(() => null);
+  if (state.source !== source) return response?.body?.cancel();
+  if (!response || response.ok || response.status === 503) {
+    // Gone, or a refusal that passes (a 503 while the server stops): try again, as EventSource would.
+    response?.body?.cancel();
+    setStatus(response ? "connecting" : "down");
+    return setTimeout(() => state.source === source && openStream(), RETRY_MS);
+  }
+  const problem = await response.json().catch(() => ({}));
+  const text = response.status === 401 ? "token refused" : response.status === 403 ? "not allowed" : "refused";
+  setStatus("refused", text, [problem.detail, ...(problem.errors ?? []).map((error) => `${error.path} ${error.message}`)].join("\n"));
+}
+
+function setStatus(name, text = name, title = "") {
   $("status").textContent = text;
-  $("status").dataset.state = text;
+  $("status").dataset.state = name;
+  $("status").title = title;
 }
 
 const escape = (text) => String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -88,6 +117,7 @@ function tickSecond() {
 }
 
 async function refreshSubscriptions() {
+  if (needsToken()) return;
   const response = await api("/subscriptions").catch(() => null);
   if (!response?.ok) return;
   const { subscriptions } = await response.json();
@@ -126,7 +156,8 @@ async function publish(event) {
 
 async function start() {
   const health = await fetch("/healthz").then((response) => response.json()).catch(() => ({}));
-  $("token-field").hidden = !health.accessControl;
+  state.accessControl = Boolean(health.accessControl);
+  $("token-field").hidden = !state.accessControl;
   $("token").value = state.token;
   $("token").addEventListener("change", () => {
     state.token = $("token").value.trim();

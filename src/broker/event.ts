@@ -3,6 +3,7 @@
  * encoded to JSON once, at acceptance, for every subscriber to share.
  */
 import { z } from "zod";
+import { misspelledAttribute } from "./attribute-names.ts";
 import { type FieldIssue, ValidationError } from "./errors.ts";
 import { nonFinitePaths } from "./json-numbers.ts";
 import { EVENT_TYPE, EVENT_TYPE_RULE } from "./type-pattern.ts";
@@ -60,13 +61,14 @@ export const eventInputSchema = z
     deliveries: z.unknown().optional(),
   }, { error: "must be an event object" })
   .catchall(z.union([z.string(), z.number(), z.boolean()], {
-    error: "must be a string, number or boolean (a CloudEvents extension attribute)",
+    // `"dta": {…}` fails here, before the names are checked: name the attribute it meant.
+    error: (issue) => misspelling(issue.path?.at(-1)) ?? "must be a string, number or boolean (a CloudEvents extension attribute)",
   }))
   .superRefine((event, ctx) => {
     for (const key of Object.keys(event)) {
-      if (!Object.hasOwn(eventInputSchema.shape, key) && !EXTENSION_NAME.test(key)) {
-        ctx.addIssue({ code: "custom", path: [key], message: EXTENSION_RULE });
-      }
+      if (Object.hasOwn(eventInputSchema.shape, key)) continue;
+      const message = misspelling(key) ?? (EXTENSION_NAME.test(key) ? undefined : EXTENSION_RULE);
+      if (message) ctx.addIssue({ code: "custom", path: [key], message });
     }
     if (event.data !== undefined && event.data_base64 !== undefined) {
       ctx.addIssue({ code: "custom", path: ["data_base64"], message: "must not be sent together with data" });
@@ -74,6 +76,12 @@ export const eventInputSchema = z
   });
 
 export type EventInput = z.infer<typeof eventInputSchema>;
+
+/** The message for an extension name that is probably a misspelled attribute (`sorce`), or undefined. */
+function misspelling(key: PropertyKey | undefined): string | undefined {
+  const meant = typeof key === "string" ? misspelledAttribute(key) : undefined;
+  return meant && `is not a CloudEvents attribute; did you mean ${meant}?`;
+}
 
 /** Validates every input; throws one ValidationError naming every bad field, or none. */
 export function validateEvents(inputs: readonly unknown[], pathPrefix: (index: number) => string): EventInput[] {

@@ -252,3 +252,21 @@ test("POST /events in binary mode names the header whose percent-encoding is bad
   }
   await app.close();
 });
+
+test("POST /events refuses an attribute misspelled as an extension, naming the attribute meant; real extensions pass", async () => {
+  const app = testApp();
+  const stream = app.broker.subscribe({ kind: "stream" });
+  const problem = await problemOf(await app.post("/events", [{ type: "a", source: "/shop" }, { type: "a", sorce: "/shop" }, { type: "a", dta: { qty: 1 } }]), 400);
+  assert.deepEqual(problem.errors, [
+    { path: "/1/sorce", message: "is not a CloudEvents attribute; did you mean source?" },
+    { path: "/2/dta", message: "is not a CloudEvents attribute; did you mean data?" },
+  ]);
+  const binary = await app.request("/events", { method: "POST", headers: { "ce-type": "a", "ce-subjct": "orders/1" }, body: "" });
+  assert.deepEqual((await problemOf(binary, 400)).errors, [{ path: "ce-subjct", message: "is not a CloudEvents attribute; did you mean subject?" }]);
+  assert.equal(app.broker.lastSeq, 0);
+  const extensions = { traceparent: "00-ab", partitionkey: "k", sequence: "7", dataref: "s3://b/k", comexampleextension1: "v" };
+  await accepted(await app.post("/events", { type: "a", ...extensions }));
+  const { id: _id, time: _time, ...event } = JSON.parse((stream.read()[0] as { json: string }).json);
+  assert.deepEqual(event, { specversion: "1.0", source: "/", type: "a", ...extensions, seq: 1 });
+  await app.close();
+});

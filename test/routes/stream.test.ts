@@ -164,6 +164,25 @@ test("?source, ?subject and ?filter select among the types, ANDed; GET /subscrip
   await app.close();
 });
 
+test("GET /events/stream answers 400 naming each unknown parameter (?type= for ?types=), opening nothing", async () => {
+  const app = testApp();
+  const response = await app.request("/events/stream?type=order.filled&named=1&sinse=3");
+  if (response.status === 200) await response.body!.cancel(); // an open stream would hang problemOf
+  const problem = await problemOf(response, 400);
+  assert.deepEqual(problem.errors?.map((error) => error.path), ["/type", "/sinse"]);
+  assert.match(problem.errors![0].message, /^is not a parameter of the stream; it takes types, since, named, /);
+  assert.equal(app.broker.list().length, 0);
+  await app.close();
+});
+
+test("GET /events/stream accepts access_token, and source, subject and filter (the attribute filters' parameters)", async () => {
+  const app = testApp();
+  const filter = encodeURIComponent(JSON.stringify({ prefix: { subject: "orders/" } }));
+  const { reader } = await openStream(app, `?types=a&source=/shop&subject=orders/1&filter=${filter}&access_token=t`);
+  await reader.cancel();
+  await app.close();
+});
+
 test("a bad ?filter is 400 naming the parameter, and opens nothing", async () => {
   const app = testApp();
   const cases: [string, string][] = [
@@ -189,5 +208,18 @@ test("Last-Event-ID past the last seq (ids of an earlier run) gets broker.reset,
   assert.deepEqual(JSON.parse(messages[0].data), { asked: 5000, lastSeq: 2 });
   assert.deepEqual(messages.filter(isEvent).map((message) => message.id), ["1", "2"]);
   await reader.cancel();
+  await app.close();
+});
+
+test("GET /events/stream?lastEventId= resumes as Last-Event-ID does (event-source-polyfill's reconnect); the header wins", async () => {
+  const app = testApp();
+  await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
+  const byQuery = await openStream(app, "?since=0&lastEventId=1");
+  assert.deepEqual((await byQuery.reader.until((m) => m.id === "3")).map((m) => m.id), ["2", "3"]);
+  const byBoth = await openStream(app, "?lastEventId=1", { "last-event-id": "2" });
+  assert.deepEqual((await byBoth.reader.until((m) => m.id === "3")).map((m) => m.id), ["3"]);
+  await problemOf(await app.request("/events/stream?lastEventId=x"), 400);
+  await byQuery.reader.cancel();
+  await byBoth.reader.cancel();
   await app.close();
 });
