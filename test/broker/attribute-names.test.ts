@@ -8,7 +8,7 @@ test("misspelledAttribute() names the attribute one insertion, deletion, substit
   const cases: Record<string, string> = {
     sorce: "source", sourcee: "source", sourse: "source", soucre: "source", Source: "source", sources: "source",
     tpye: "type", typ: "type", tyoe: "type", types: "type", subjet: "subject", subjcet: "subject",
-    tiem: "time", tme: "time", dta: "data", daat: "data", date: "data", specverison: "specversion",
+    tiem: "time", tme: "time", dta: "data", daat: "data", dtaa: "data", specverison: "specversion",
     datacontentype: "datacontenttype", DataContentType: "datacontenttype", dataschem: "dataschema",
     database64: "data_base64", data_base46: "data_base64", di: "id", ID: "id",
   };
