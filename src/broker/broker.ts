@@ -30,7 +30,6 @@ import {
   BacklogFullError,
   BatchTooLargeError,
   BrokerClosedError,
-  ForbiddenTypeError,
   MemoryBudgetError,
   NeverDeliveredError,
   NotRequiredError,
@@ -39,7 +38,7 @@ import {
   ValidationError,
 } from "./errors.ts";
 import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
-import { acceptEvent, type AcceptedEvent, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
+import type { AcceptedEvent, PreparedEvent } from "./event.ts";
 import { type EventLog, JournaledHistory, RingHistory } from "./history.ts";
 import type { Journal, JournalEvent } from "./journal.ts";
 import { ENTRY_BYTES, MemoryBudget } from "./memory-budget.ts";
@@ -51,8 +50,8 @@ import { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchem
 import { TypeIndex } from "./type-index.ts";
 import type { Attributes } from "./filters.ts";
 import { type Unit, unitsFor } from "./unit.ts";
-import { matchesAny } from "./type-pattern.ts";
 import { parseOrThrow } from "./validate.ts";
+import { encodeEvents, isoTimeFormatter, prepareInputs } from "./publish-input.ts";
 
 export type Subscription = RequiredSubscription | StreamSubscription;
 
@@ -173,7 +172,7 @@ export class Broker {
   readonly #clock: Clock;
   /** What the broker keeps, counted against its budget; read by whoever reports metrics. */
   readonly memory: MemoryBudget;
-  #isoTime = { ms: Number.NaN, text: "" };
+  readonly #isoTimeOf = isoTimeFormatter();
   readonly #log: EventLog;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #requiredIndex = new TypeIndex<RequiredSubscription>();
@@ -245,12 +244,11 @@ export class Broker {
   #publish(inputs: readonly unknown[], pathOf: (index: number) => string, { allowTypes }: PublishOptions): PublishResult {
     if (this.#closed) throw new BrokerClosedError();
     const now = this.#clock.now(); // one reading per publish: the clock is not free
-    const prepared = this.#prepare(inputs, pathOf, now);
-    if (allowTypes) checkAllowed(prepared, allowTypes, pathOf);
+    const prepared = prepareInputs(inputs, pathOf, this.#isoTimeOf(now), this.options.newId, allowTypes);
     const { fresh, keys, duplicateSeqs } = this.#withoutDuplicates(prepared, now);
     const first = this.#lastSeq + 1;
     // Encoding may still refuse an event, and the checks need each event's size: nothing changes before both.
-    const events = encodeAll(fresh, first, (event) => pathOf(prepared.indexOf(event)));
+    const events = encodeEvents(fresh, first, (event) => pathOf(prepared.indexOf(event)));
     const attributesOf = (event: AcceptedEvent) => fresh[event.seq - first].attributes;
     const required = this.#checkRequired(events, attributesOf);
     this.#journal?.commitEvents(events.map((event, index) => journalEvent(event, first, now, keys[index])));
@@ -302,18 +300,6 @@ export class Broker {
     keys.forEach((key, index) => {
       if (key !== undefined) this.#dedupe.remember(key, first + index, now);
     });
-  }
-
-  #prepare(inputs: readonly unknown[], pathOf: (index: number) => string, now: number): PreparedEvent[] {
-    const valid = validateEvents(inputs, pathOf);
-    const nowIso = this.#isoTimeOf(now);
-    return valid.map((input) => prepareEvent(input, nowIso, this.options.newId));
-  }
-
-  /** The default `time` of events: formatted once per millisecond, not once per publish. */
-  #isoTimeOf(now: number): string {
-    if (now !== this.#isoTime.ms) this.#isoTime = { ms: now, text: new Date(now).toISOString() };
-    return this.#isoTime.text;
   }
 
   /**
@@ -721,11 +707,6 @@ export class Broker {
 const TRIM_STEP_EVENTS = 1_000;
 const TRIM_STEP_MS = 10;
 
-function checkAllowed(events: readonly PreparedEvent[], allowTypes: readonly string[], pathOf: (index: number) => string): void {
-  const index = events.findIndex((event) => !matchesAny(allowTypes, event.type));
-  if (index !== -1) throw new ForbiddenTypeError(events[index].type, pathOf(index) + "/type");
-}
-
 function journalEvent(event: AcceptedEvent, batch: number, acceptedAt: number, key: DedupeKey | undefined): JournalEvent {
   return key ? { ...event, batch, acceptedAt, producer: { source: key.source, id: key.id } } : { ...event, batch, acceptedAt };
 }
@@ -734,15 +715,3 @@ function largestBacklog(subs: readonly RequiredSubscription[]): RequiredSubscrip
   return subs.reduce<RequiredSubscription | undefined>((largest, sub) => (largest && largest.backlog >= sub.backlog ? largest : sub), undefined);
 }
 
-/** The events with seqs from `first`; a ValidationError names the input of the event that could not be encoded. */
-function encodeAll(events: readonly PreparedEvent[], first: number, inputPath: (event: PreparedEvent) => string): AcceptedEvent[] {
-  const accepted: AcceptedEvent[] = [];
-  try {
-    for (const event of events) accepted.push(acceptEvent(event, first + accepted.length));
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    const prefix = inputPath(events[accepted.length]);
-    throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: prefix + issue.path })));
-  }
-  return accepted;
-}
