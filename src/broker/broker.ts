@@ -263,6 +263,24 @@ export class Broker {
     return duplicateSeqs.length > 0 ? { ...accepted, duplicates: duplicateSeqs.length, duplicateSeqs } : accepted;
   }
 
+  /** An accepted event still kept in memory (the history window), if it is. */
+  eventAt(seq: number): AcceptedEvent | undefined {
+    const [event] = this.#log.readAfter(seq - 1, 1).events;
+    return event?.seq === seq ? event : undefined;
+  }
+
+  /**
+   * Takes events accepted elsewhere (by another instance sharing this one's storage) into
+   * this broker's history and streams, in seq order after its last. Its own required
+   * subscriptions do not see them: those live where the events were accepted.
+   */
+  follow(events: readonly AcceptedEvent[], attributesOf: (event: AcceptedEvent) => Attributes): void {
+    if (events.length === 0) return;
+    this.#lastSeq = events[events.length - 1].seq;
+    this.#log.append(events);
+    this.#offerToStreams(events, attributesOf);
+  }
+
   /**
    * Splits off events whose producer pair was seen in the window or earlier in this
    * request; `keys` holds each fresh event's dedupe key (undefined without a producer id).

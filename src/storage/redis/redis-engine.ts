@@ -1,0 +1,574 @@
+/**
+ * Several instances, one broker: Redis holds the truth (the event log as a Redis Stream
+ * whose entry ids are the seqs, the seq counter, the dedupe window, every required
+ * subscription's state and backlog), and every decision that must hold across instances is
+ * one Lua script (scripts.ts). Each instance tails the log with one blocking read and feeds
+ * its own streams from it through the core's stream machinery (drop-on-full stays per
+ * instance), and wakes its own waiting pulls.
+ *
+ * Two connections per instance, whatever the load: one for commands, one for the tail.
+ * Redis out of reach: calls fail within `commandTimeoutMs` with StorageError (503); the
+ * tail reconnects and goes on from the last seq it saw, so streams miss nothing.
+ */
+import { Redis } from "ioredis";
+import {
+  type AcceptedEvent,
+  type AckResult,
+  type Attributes,
+  BacklogFullError,
+  Broker,
+  type BrokerOptions,
+  type Delivery,
+  type Engine,
+  type EngineHealth,
+  type EngineStats,
+  type MemoryBudget,
+  NeverDeliveredError,
+  NotRequiredError,
+  type ParkedEvent,
+  type PublishOptions,
+  type PublishResult,
+  type PullOptions,
+  type RequiredSpec,
+  requiredSpecSchema,
+  type StreamSpec,
+  type StreamSubscription,
+  StorageError,
+  type SubscriberOptions,
+  SubscriptionNotFoundError,
+  type SubscriptionView,
+  TooManySubscriptionsError,
+  ValidationError,
+  BatchTooLargeError,
+  BrokerClosedError,
+  parseOrThrow,
+  utf8Bytes,
+  viewOf,
+} from "../../broker/mod.ts";
+import { isoTimeFormatter, prepareInputs, templatesOf } from "../../broker/publish-input.ts";
+import { Selector } from "../../broker/selector.ts";
+import { TypeIndex } from "../../broker/type-index.ts";
+import { unitsFor } from "../../broker/unit.ts";
+import { RedisKeys } from "./keys.ts";
+import * as scripts from "./scripts.ts";
+
+/** Settings of a Redis engine beyond the core's. */
+export interface RedisEngineOptions extends Partial<BrokerOptions> {
+  readonly url: string;
+  /** Prefix of every key (`broker:`); all keys share one hash slot. */
+  readonly prefix: string;
+  /** Longest a call waits for Redis before it is refused (2 s). */
+  readonly commandTimeoutMs?: number;
+}
+
+/** A required subscription as every instance knows it: its spec, and whether it is paused. */
+interface KnownSubscription {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly owner: string | undefined;
+  readonly created: number;
+  readonly selector: Selector;
+  readonly options: { ackTimeoutMs: number; maxBacklog: number; expireAfterMs: number; maxDeliveries: number; maxParked: number };
+  readonly paused: boolean;
+}
+
+interface Waiter {
+  readonly id: string;
+  readonly wake: () => void;
+}
+
+const STALE_RETRIES = 8;
+
+export class RedisEngine implements Engine {
+  readonly #options: BrokerOptions & RedisEngineOptions;
+  readonly #redis: Redis;
+  readonly #tail: Redis;
+  readonly #keys: RedisKeys;
+  /** Streams and history of this instance, fed by the tail. */
+  readonly #local: Broker;
+  readonly #isoTimeOf = isoTimeFormatter();
+  #known = new Map<string, KnownSubscription>();
+  #index = new TypeIndex<KnownSubscription>();
+  #version = "";
+  readonly #waiters = new Set<Waiter>();
+  #tailing: Promise<void> | undefined;
+  #closed = false;
+  #failure: Error | undefined;
+  #cancelSweep: () => void = () => {};
+  readonly #stats = { accepted: 0, duplicates: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
+
+  private constructor(options: RedisEngineOptions) {
+    this.#local = new Broker({ ...options, journal: undefined });
+    this.#options = { ...this.#local.options, ...options };
+    const connection = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 2_000, retryStrategy: (times: number) => Math.min(times * 100, 1_000) };
+    this.#redis = new Redis(options.url, connection);
+    this.#tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
+    for (const client of [this.#redis, this.#tail]) client.on("error", (error: Error) => (this.#failure = error));
+    this.#keys = new RedisKeys(options.prefix);
+    for (const [name, lua] of Object.entries(SCRIPTS)) this.#redis.defineCommand(name, { lua });
+  }
+
+  /** Connects, learns the subscriptions and the log's end, and starts tailing it. */
+  static async open(options: RedisEngineOptions): Promise<RedisEngine> {
+    const engine = new RedisEngine(options);
+    try {
+      await Promise.all([engine.#redis.connect(), engine.#tail.connect()]);
+      await engine.#refresh();
+      await engine.#loadHistory();
+    } catch (error) {
+      engine.#redis.disconnect();
+      engine.#tail.disconnect();
+      throw new StorageError(`cannot reach Redis at ${options.url}: ${(error as Error).message}`);
+    }
+    engine.#tailing = engine.#tailLog();
+    engine.#sweep();
+    return engine;
+  }
+
+  get memory(): MemoryBudget {
+    return this.#local.memory;
+  }
+
+  send(event: unknown, options?: PublishOptions): Promise<PublishResult> {
+    return this.#publish([event], () => "", options);
+  }
+
+  sendBatch(events: readonly unknown[], options?: PublishOptions): Promise<PublishResult> {
+    if (events.length > this.#options.maxBatch) return Promise.reject(new BatchTooLargeError(events.length, this.#options.maxBatch));
+    if (events.length === 0) return Promise.reject(new ValidationError([{ path: "", message: "the batch holds no events" }]));
+    return this.#publish(events, (index) => `/${index}`, options);
+  }
+
+  async #publish(inputs: readonly unknown[], pathOf: (index: number) => string, { allowTypes }: PublishOptions = {}): Promise<PublishResult> {
+    if (this.#closed) throw new BrokerClosedError();
+    const now = this.#options.clock.now();
+    const prepared = prepareInputs(inputs, pathOf, this.#isoTimeOf(now), this.#options.newId, allowTypes);
+    const templates = templatesOf(prepared, (event) => pathOf(prepared.indexOf(event)));
+    const args = prepared.flatMap((event, index) => {
+      const key = event.producerId ? `${event.source}\u0000${event.id}` : "";
+      const template = templates[index];
+      return [event.type, template.head, template.tail, String(template.size), key, event.producerId ? event.source : "", event.producerId ? event.id : ""];
+    });
+    for (let attempt = 0; attempt < STALE_RETRIES; attempt++) {
+      const targets = this.#targetsOf(prepared);
+      const keys = [...this.#keys.publishKeys(), ...targets.flatMap(([sub]) => [this.#keys.state(sub.id), this.#keys.queue(sub.id)])];
+      const targetArgs = targets.flatMap(([sub, indexes]) => [String(sub.options.maxBacklog), indexes.join(",")]);
+      const result = await this.#call<(string | number)[]>("publish", keys, [this.#version, now, this.#options.dedupeWindowMs, this.#options.dedupeMaxEntries, prepared.length, ...args, ...targetArgs]);
+      if (result[0] === "stale") {
+        await this.#refresh();
+        continue;
+      }
+      if (result[0] === "full") {
+        const sub = targets[Number(result[1]) - 1][0];
+        throw new BacklogFullError(sub.id, sub.options.maxBacklog);
+      }
+      return this.#publishResult(result);
+    }
+    throw new StorageError("subscriptions kept changing while publishing; try again");
+  }
+
+  /** Each active required subscription these events reach, with the indexes of the events it takes. */
+  #targetsOf(prepared: readonly { type: string; attributes: Attributes }[]): [KnownSubscription, number[]][] {
+    const stand = prepared.map((event, index): AcceptedEvent => ({ seq: index, type: event.type, json: "", size: 0 }));
+    const units = unitsFor(stand, this.#index, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf: (event) => prepared[event.seq].attributes });
+    return [...units].map(([sub, unit]) => [sub, unit.events.map((event) => event.seq)]);
+  }
+
+  #publishResult(result: (string | number)[]): PublishResult {
+    const [first, last] = [Number(result[1]), Number(result[2])];
+    const duplicateSeqs = result.slice(3).map((entry) => Number(String(entry).split(":")[1]));
+    const accepted = first > 0 ? last - first + 1 : 0;
+    this.#stats.accepted += accepted;
+    this.#stats.duplicates += duplicateSeqs.length;
+    const base = accepted > 0 ? { accepted, first, last } : { accepted: 0, first: null, last: null };
+    return duplicateSeqs.length > 0 ? { ...base, duplicates: duplicateSeqs.length, duplicateSeqs } : base;
+  }
+
+  async subscribe(spec: RequiredSpec, options: SubscriberOptions = {}): Promise<SubscriptionView> {
+    return (await this.subscribeBatch([spec], options, ""))[0];
+  }
+
+  async subscribeBatch(specs: readonly RequiredSpec[], options: SubscriberOptions = {}, pathPrefix = "/"): Promise<SubscriptionView[]> {
+    if (this.#closed) throw new BrokerClosedError();
+    const parsed = specs.map((spec, index) => parseOrThrow(requiredSpecSchema, spec, pathPrefix ? `/${index}` : ""));
+    await this.#refresh();
+    if (this.#known.size + specs.length > this.#options.maxRequired) throw new TooManySubscriptionsError("required", this.#options.maxRequired);
+    const now = this.#options.clock.now();
+    const made = parsed.map(({ types, filters, name, ...settings }) => ({
+      id: this.#options.newId(),
+      name,
+      owner: options.owner,
+      created: now,
+      types,
+      filters: filters ?? [],
+      options: { ...pick(this.#options), ...settings },
+    }));
+    const keys = [this.#keys.subs(), this.#keys.version(), this.#keys.seq(), ...made.map((sub) => this.#keys.state(sub.id))];
+    await this.#call("subscribe", keys, [now, ...made.flatMap((sub) => [sub.id, JSON.stringify(sub)])]);
+    await this.#refresh();
+    return Promise.all(made.map((sub) => this.describe(sub.id)));
+  }
+
+  async openStream(spec: StreamSpec, options?: SubscriberOptions): Promise<StreamSubscription> {
+    return this.#local.subscribe({ kind: "stream", ...spec }, options);
+  }
+
+  async describe(id: string): Promise<SubscriptionView> {
+    if (this.#local.has(id)) return viewOf(this.#local.get(id));
+    const [spec, state] = await this.#pipeline([["hget", this.#keys.subs(), id], ["hgetall", this.#keys.state(id)]]) as [string | null, Record<string, string>];
+    if (!spec || Object.keys(state).length === 0) throw new SubscriptionNotFoundError(id);
+    return this.#viewOf(JSON.parse(spec), state);
+  }
+
+  async list(): Promise<SubscriptionView[]> {
+    const specs = await this.#call<Record<string, string>>("hgetall", [this.#keys.subs()], [], true);
+    const ids = Object.keys(specs);
+    const states = await this.#pipeline(ids.map((id) => ["hgetall", this.#keys.state(id)])) as Record<string, string>[];
+    const required = ids.flatMap((id, index) => (Object.keys(states[index]).length > 0 ? [this.#viewOf(JSON.parse(specs[id]), states[index])] : []));
+    return [...required, ...this.#local.list().map(viewOf)];
+  }
+
+  async remove(id: string, reason?: string): Promise<boolean> {
+    if (this.#local.has(id)) return this.#local.unsubscribe(id, reason);
+    const removed = await this.#call<number>("remove", [this.#keys.subs(), this.#keys.version(), this.#keys.state(id), this.#keys.queue(id), this.#keys.parked(id)], [id]);
+    await this.#refresh();
+    this.#wakeWaitersOf(id);
+    return removed === 1;
+  }
+
+  async setPaused(id: string, paused: boolean): Promise<SubscriptionView> {
+    if (this.#local.has(id)) return viewOf(this.#local.setPaused(id, paused));
+    if ((await this.#call<number>("pause", [this.#keys.version(), this.#keys.state(id)], [paused ? 1 : 0])) === 0) throw new SubscriptionNotFoundError(id);
+    await this.#refresh();
+    return this.describe(id);
+  }
+
+  async pull(id: string, { max = 100, waitMs = 0, ack, signal }: PullOptions = {}): Promise<Delivery[]> {
+    const sub = await this.#required(id);
+    if (ack !== undefined) await this.ack(id, ack);
+    const deadline = this.#options.clock.now() + Math.min(waitMs, this.#options.maxWaitMs);
+    for (;;) {
+      const { deliveries, leaseEnd } = await this.#take(sub, max);
+      const now = this.#options.clock.now();
+      if (deliveries.length > 0 || now >= deadline || this.#closed || signal?.aborted) return deliveries;
+      await this.#waitFor(sub, Math.min(deadline, leaseEnd ?? Infinity) - now, signal);
+    }
+  }
+
+  async #take(sub: KnownSubscription, max: number): Promise<{ deliveries: Delivery[]; leaseEnd: number | undefined }> {
+    const { options } = sub;
+    const args = [this.#options.clock.now(), Math.max(1, max), this.#options.maxPullBytes, options.ackTimeoutMs, options.maxDeliveries, options.maxParked];
+    const result = await this.#call<(string | number)[]>("take", [this.#keys.state(sub.id), this.#keys.queue(sub.id), this.#keys.parked(sub.id)], args);
+    if (result[0] === "gone") throw new SubscriptionNotFoundError(sub.id);
+    const units: { seqs: number[]; deliveries: number }[] = [];
+    for (let i = 2; i < result.length; i += 2) units.push({ seqs: seqsOf(String(result[i])), deliveries: Number(result[i + 1]) });
+    const events = await this.#events(units.flatMap((unit) => unit.seqs));
+    const deliveries = units.map((unit) => ({ events: unit.seqs.map((seq) => events.get(seq)!).filter(Boolean), deliveries: unit.deliveries }));
+    for (const unit of deliveries) {
+      this.#stats.requiredDeliveries += unit.events.length;
+      if (unit.deliveries > 1) this.#stats.redeliveries += unit.events.length;
+    }
+    return { deliveries, leaseEnd: result[1] === "" ? undefined : Number(result[1]) };
+  }
+
+  /** Waits until the tail brings an event this subscription selects, or `ms` pass, or the signal aborts. */
+  #waitFor(sub: KnownSubscription, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let cancel = () => {};
+      const waiter: Waiter = {
+        id: sub.id,
+        wake: () => {
+          cancel();
+          this.#waiters.delete(waiter);
+          signal?.removeEventListener("abort", waiter.wake);
+          resolve();
+        },
+      };
+      this.#waiters.add(waiter);
+      signal?.addEventListener("abort", waiter.wake, { once: true });
+      cancel = this.#options.clock.setTimer(waiter.wake, Math.max(0, ms));
+    });
+  }
+
+  #wakeWaitersOf(id: string): void {
+    for (const waiter of [...this.#waiters]) if (waiter.id === id) waiter.wake();
+  }
+
+  async ack(id: string, seq: number): Promise<AckResult> {
+    return this.#settle("ack", id, seq);
+  }
+
+  async nack(id: string, seq: number): Promise<AckResult> {
+    const result = await this.#settle("nack", id, seq);
+    this.#wakeWaitersOf(id);
+    return result;
+  }
+
+  async #settle(script: "ack" | "nack", id: string, seq: number): Promise<AckResult> {
+    await this.#required(id);
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new ValidationError([{ path: "/seq", message: "must be a whole number, 0 or more" }]);
+    const result = await this.#call<(string | number)[]>(script, [this.#keys.state(id), this.#keys.queue(id)], [seq, this.#options.clock.now()]);
+    if (result[0] === "gone") throw new SubscriptionNotFoundError(id);
+    if (result[0] === "never") throw new NeverDeliveredError(seq, Number(result[1]));
+    return { ackedSeq: Number(result[1]), backlog: Number(result[2]) };
+  }
+
+  async extend(id: string, ms: number): Promise<number> {
+    await this.#required(id);
+    if (!Number.isSafeInteger(ms) || ms < 1) throw new ValidationError([{ path: "/ms", message: "must be a whole number of milliseconds, 1 or more" }]);
+    const now = this.#options.clock.now();
+    const result = await this.#call<string[]>("extend", [this.#keys.state(id), this.#keys.queue(id)], [now + ms, now]);
+    if (result[0] === "gone") throw new SubscriptionNotFoundError(id);
+    return now + ms;
+  }
+
+  async parked(id: string): Promise<readonly ParkedEvent[]> {
+    if (this.#local.has(id)) return [];
+    await this.#required(id);
+    const entries = await this.#call<string[]>("lrange", [this.#keys.parked(id)], [0, -1], true);
+    const parked = entries.map((entry) => entry.split(":").map(Number));
+    const events = await this.#events(parked.map(([seq]) => seq));
+    return parked.flatMap(([seq, deliveries]) => (events.has(seq) ? [{ event: events.get(seq)!, deliveries }] : []));
+  }
+
+  stats(): EngineStats {
+    const local = this.#local;
+    return { ...this.#stats, streamDeliveries: local.stats.streamDeliveries, drops: local.stats.drops, lastSeq: local.lastSeq, openStreams: local.streamCount, streamHandedBytes: local.streamHandedBytes };
+  }
+
+  async health(): Promise<EngineHealth> {
+    const ready = this.#redis.status === "ready" && this.#tail.status === "ready";
+    const failure = ready ? undefined : (this.#failure?.message ?? `Redis is ${this.#redis.status}`);
+    return { serving: !this.#closed && ready, lastSeq: this.#local.lastSeq, ...(failure ? { storageFailure: failure } : {}) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cancelSweep();
+    for (const waiter of [...this.#waiters]) waiter.wake();
+    this.#local.close("shutdown");
+    this.#tail.disconnect();
+    await this.#tailing?.catch(() => {});
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  /** The subscription `id`, known to every instance; a stream of this one answers NotRequiredError. */
+  async #required(id: string): Promise<KnownSubscription> {
+    if (this.#local.has(id)) throw new NotRequiredError(id);
+    let sub = this.#known.get(id);
+    if (!sub) {
+      await this.#refresh();
+      sub = this.#known.get(id);
+    }
+    if (!sub) throw new SubscriptionNotFoundError(id);
+    return sub;
+  }
+
+  /** Learns the required subscriptions again when they changed since last time. */
+  async #refresh(): Promise<void> {
+    const version = (await this.#call<string | null>("get", [this.#keys.version()], [], true)) ?? "0";
+    if (version === this.#version) return;
+    const specs = await this.#call<Record<string, string>>("hgetall", [this.#keys.subs()], [], true);
+    const ids = Object.keys(specs);
+    const paused = await this.#pipeline(ids.map((id) => ["hget", this.#keys.state(id), "paused"])) as (string | null)[];
+    const known = new Map<string, KnownSubscription>();
+    const index = new TypeIndex<KnownSubscription>();
+    ids.forEach((id, i) => {
+      const spec = JSON.parse(specs[id]);
+      const sub: KnownSubscription = { ...spec, selector: new Selector(spec.types, spec.filters), paused: paused[i] === "1" };
+      known.set(id, sub);
+      index.add(sub, sub.selector.types);
+    });
+    [this.#known, this.#index, this.#version] = [known, index, version];
+  }
+
+  /** Events by seq: this instance's history has the recent ones; older ones are read from the log. */
+  async #events(seqs: readonly number[]): Promise<Map<number, AcceptedEvent>> {
+    const found = new Map<number, AcceptedEvent>();
+    const missing: number[] = [];
+    for (const seq of seqs) {
+      const event = this.#local.eventAt(seq);
+      if (event) found.set(seq, event);
+      else missing.push(seq);
+    }
+    for (const [from, to] of rangesOf(missing)) {
+      const entries = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], [`${from}-0`, `${to}-0`], true);
+      for (const event of entries.map(eventOf)) found.set(event.seq, event);
+    }
+    return found;
+  }
+
+  /** Reads the last `historySize` events into this instance's history, so streams resume here as anywhere. */
+  async #loadHistory(): Promise<void> {
+    const newest = await this.#call<[string, string[]][]>("xrevrange", [this.#keys.log()], ["+", "-", "COUNT", this.#options.historySize], true);
+    this.#follow(newest.reverse().map(eventOf));
+  }
+
+  /** The one blocking read of this instance: new events, in order, to its streams and waiting pulls; after a failure, again from the last seq seen. */
+  async #tailLog(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        const after = `${this.#local.lastSeq}-0`;
+        const answer = (await this.#tail.xread("COUNT", 1_000, "BLOCK", 1_000, "STREAMS", this.#keys.log(), after)) as [string, [string, string[]][]][] | null;
+        if (answer) this.#follow(answer[0][1].map(eventOf));
+      } catch (error) {
+        if (this.#closed) return;
+        this.#failure = error as Error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  #follow(events: AcceptedEvent[]): void {
+    if (events.length === 0) return;
+    const parsed = new Map<number, Attributes>();
+    const attributesOf = (event: AcceptedEvent) => parsed.get(event.seq) ?? parsed.set(event.seq, JSON.parse(event.json)).get(event.seq)!;
+    this.#local.follow(events, attributesOf);
+    if (this.#waiters.size === 0) return;
+    const reached = unitsFor(events, this.#index, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf });
+    for (const sub of reached.keys()) this.#wakeWaitersOf(sub.id);
+  }
+
+  /** Expires idle subscriptions, keeps those with waiting pulls in use, and trims the log. */
+  #sweep(): void {
+    const run = async () => {
+      const now = this.#options.clock.now();
+      const waiting = new Set([...this.#waiters].map((waiter) => waiter.id));
+      for (const sub of this.#known.values()) {
+        if (waiting.has(sub.id)) await this.#call("touch", [this.#keys.state(sub.id)], [now]);
+        else if (sub.options.expireAfterMs > 0) {
+          const keys = [this.#keys.subs(), this.#keys.version(), this.#keys.state(sub.id), this.#keys.queue(sub.id), this.#keys.parked(sub.id)];
+          await this.#call("expire", keys, [sub.id, now - sub.options.expireAfterMs]);
+        }
+      }
+      await this.#refresh();
+      await this.#trim(now);
+    };
+    const schedule = () => {
+      if (this.#closed) return;
+      this.#cancelSweep = this.#options.clock.setTimer(() => void run().catch((error) => (this.#failure = error)).finally(schedule), this.#options.sweepIntervalMs);
+    };
+    schedule();
+  }
+
+  /** Removes from the log what retention lets go, never what a required subscription holds. */
+  async #trim(now: number): Promise<void> {
+    const last = this.#local.lastSeq;
+    let before = last + 1 - this.#options.retainEvents;
+    const held = await this.#pipeline([...this.#known.keys()].map((id) => ["evalsha-held", id])) as number[];
+    for (const seq of held) if (seq > 0) before = Math.min(before, seq);
+    const old = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], ["-", "+", "COUNT", 1], true);
+    const oldest = old.length > 0 ? eventOf(old[0]) : undefined;
+    if (oldest && oldest.acceptedAt < now - this.#options.retainMs) before = Math.max(before, Math.min(oldest.seq + 1_000, last + 1));
+    if (before > 1) await this.#call("xtrim", [this.#keys.log()], ["MINID", "~", `${before}-0`], true);
+  }
+
+  /** Runs a script (or, with `plain`, a command) on the command connection; an unreachable Redis is a StorageError. */
+  async #call<T>(name: string, keys: readonly string[], args: readonly (string | number)[], plain = false): Promise<T> {
+    try {
+      if (plain) return (await (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name](...keys, ...args)) as T;
+      return (await (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name](keys.length, ...keys, ...args)) as T;
+    } catch (error) {
+      throw storageError(error);
+    }
+  }
+
+  async #pipeline(commands: unknown[][]): Promise<unknown[]> {
+    if (commands.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const [name, ...args] of commands) {
+      if (name === "evalsha-held") {
+        const id = String(args[0]);
+        (pipeline as unknown as Record<string, (...a: unknown[]) => void>).held(3, this.#keys.state(id), this.#keys.queue(id), this.#keys.parked(id));
+      } else (pipeline as unknown as Record<string, (...a: unknown[]) => void>)[String(name)](...args);
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      throw storageError(error);
+    }
+    return (results ?? []).map(([error, value]) => {
+      if (error) throw storageError(error);
+      return value;
+    });
+  }
+
+  #viewOf(spec: KnownSubscription & { types: string[]; filters: [] }, state: Record<string, string>): SubscriptionView {
+    const number = (name: string) => Number(state[name] ?? 0);
+    const waiting = [...this.#waiters].filter((waiter) => waiter.id === spec.id).length;
+    return {
+      id: spec.id,
+      kind: "required",
+      types: spec.types,
+      filters: spec.filters ?? [],
+      paused: state.paused === "1",
+      created: spec.created,
+      owner: spec.owner,
+      delivered: number("delivered"),
+      backlog: number("backlog"),
+      dropped: 0,
+      required: {
+        name: spec.name,
+        ackedSeq: number("acked"),
+        lastDeliveredSeq: number("lastDelivered"),
+        redelivered: number("redelivered"),
+        parked: number("parkedCount"),
+        waiting,
+        ...spec.options,
+      },
+    };
+  }
+}
+
+const SCRIPTS = {
+  publish: scripts.PUBLISH,
+  subscribe: scripts.SUBSCRIBE,
+  remove: scripts.REMOVE,
+  pause: scripts.PAUSE,
+  take: scripts.TAKE,
+  ack: scripts.ACK,
+  nack: scripts.NACK,
+  extend: scripts.EXTEND,
+  touch: scripts.TOUCH,
+  expire: scripts.EXPIRE,
+  held: scripts.HELD,
+};
+
+function pick(options: BrokerOptions) {
+  const { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked } = options;
+  return { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked };
+}
+
+/** A log entry as an accepted event, with what retention needs. */
+function eventOf([id, fields]: [string, string[]]): AcceptedEvent & { acceptedAt: number } {
+  const field = (name: string) => fields[fields.indexOf(name) + 1];
+  const json = field("j");
+  return { seq: Number(id.split("-")[0]), type: field("t"), json, size: utf8Bytes(json), acceptedAt: Number(field("a")) };
+}
+
+/** "5-9,12" → [5, 6, 7, 8, 9, 12]. */
+function seqsOf(ranges: string): number[] {
+  return ranges.split(",").flatMap((range) => {
+    const [from, to] = range.split("-").map(Number);
+    return to === undefined ? [from] : Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+}
+
+/** Sorted seqs as `[from, to]` runs of consecutive ones. */
+function rangesOf(seqs: readonly number[]): [number, number][] {
+  const sorted = [...seqs].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const seq of sorted) {
+    const last = ranges.at(-1);
+    if (last && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
+    else ranges.push([seq, seq]);
+  }
+  return ranges;
+}
+
+function storageError(error: unknown): Error {
+  if (error instanceof StorageError) return error;
+  return new StorageError(`Redis: ${(error as Error).message}`);
+}

@@ -1,0 +1,216 @@
+// The engines against one reference model: random operations through the Engine interface,
+// every required subscriber checked after each step. The same rules, whichever engine keeps
+// the state: memory, a SQLite journal restarted at random, or Redis shared by two instances.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import { BacklogFullError, type Engine, LocalEngine, matchesAny, NeverDeliveredError } from "../../src/broker/mod.ts";
+import { SqliteJournal } from "../../src/storage/sqlite-journal.ts";
+import { RedisEngine } from "../../src/storage/redis/redis-engine.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+import { type RunningRedis, startRedis } from "../support/redis-server.ts";
+
+const TYPES = ["a", "a.x", "b", "c.d", "e"];
+const SLOT_PATTERNS = [["*"], ["a.*", "b"], ["c.*"]];
+const MAX_BACKLOG = 8;
+const ACK_TIMEOUT_MS = 500;
+
+interface ModelSub {
+  id: string;
+  paused: boolean;
+  pending: number[];
+  delivered: Set<number>;
+  lastDelivered: number;
+}
+
+const type = fc.constantFrom(...TYPES);
+const slot = fc.nat({ max: SLOT_PATTERNS.length - 1 });
+const operation = fc.oneof(
+  fc.record({ op: fc.constant("send" as const), types: fc.array(type, { minLength: 1, maxLength: 5 }) }),
+  fc.record({ op: fc.constant("pull" as const), slot, max: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ op: fc.constant("ack" as const), slot, back: fc.integer({ min: -1, max: 3 }) }),
+  fc.record({ op: fc.constant("nack" as const), slot, back: fc.integer({ min: -1, max: 3 }) }),
+  fc.record({ op: fc.constant("pause" as const), slot, paused: fc.boolean() }),
+  fc.record({ op: fc.constant("delete" as const), slot }),
+  fc.record({ op: fc.constant("advance" as const), ms: fc.constantFrom(10, 100, ACK_TIMEOUT_MS) }),
+  fc.record({ op: fc.constant("restart" as const) }),
+);
+type Operation = typeof operation extends fc.Arbitrary<infer T> ? T : never;
+
+/** The engine under test: `pick()` is the one a request goes to (at random, with several instances). */
+interface Subject {
+  readonly clock: FakeClock;
+  pick(): Engine;
+  /** Stops and starts the engine on its state, where it keeps any. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function agreesWithModel(subject: Subject, operations: Operation[]): Promise<void> {
+  const model: ModelSub[] = [];
+  try {
+    for (let index = 0; index < SLOT_PATTERNS.length; index++) model.push(await subscribeSlot(subject.pick(), index));
+    for (const operation of operations) {
+      await step(subject, model, operation);
+      for (const m of model) assert.equal((await subject.pick().describe(m.id)).backlog, m.pending.length, `backlog after ${JSON.stringify(operation)}`);
+    }
+    await drain(subject, model);
+  } finally {
+    await subject.stop();
+  }
+}
+
+async function subscribeSlot(engine: Engine, index: number): Promise<ModelSub> {
+  const view = await engine.subscribe({ types: SLOT_PATTERNS[index], maxBacklog: MAX_BACKLOG, ackTimeoutMs: ACK_TIMEOUT_MS, expireAfterMs: 0 });
+  return { id: view.id, paused: false, pending: [], delivered: new Set(), lastDelivered: view.required!.ackedSeq };
+}
+
+async function step(subject: Subject, model: ModelSub[], operation: Operation): Promise<void> {
+  const engine = subject.pick();
+  switch (operation.op) {
+    case "send": return publish(engine, model, operation.types);
+    case "pull": return pull(engine, model[operation.slot], operation.max);
+    case "ack":
+    case "nack": return settle(engine, model[operation.slot], operation.op, operation.back);
+    case "pause":
+      await engine.setPaused(model[operation.slot].id, operation.paused);
+      model[operation.slot].paused = operation.paused;
+      return;
+    case "delete":
+      await engine.remove(model[operation.slot].id);
+      model[operation.slot] = await subscribeSlot(engine, operation.slot);
+      return;
+    case "advance": return subject.clock.advance(operation.ms);
+    case "restart": return subject.restart();
+  }
+}
+
+async function publish(engine: Engine, model: ModelSub[], types: string[]): Promise<void> {
+  const lastSeq = (await engine.health()).lastSeq;
+  const owed = model.map((m) => (m.paused ? [] : types.flatMap((t, i) => (matchesAny(SLOT_PATTERNS[model.indexOf(m)], t) ? [i] : []))));
+  const overflows = model.some((m, i) => m.pending.length + owed[i].length > MAX_BACKLOG);
+  if (overflows) {
+    await assert.rejects(engine.sendBatch(types.map((t) => ({ type: t }))), BacklogFullError);
+    return;
+  }
+  const { first } = await engine.sendBatch(types.map((t) => ({ type: t })));
+  assert.ok(first! > lastSeq || lastSeq === 0, "seqs grow");
+  model.forEach((m, i) => m.pending.push(...owed[i].map((index) => first! + index)));
+}
+
+async function pull(engine: Engine, m: ModelSub, max: number): Promise<void> {
+  const seqs = (await engine.pull(m.id, { max })).flatMap((delivery) => delivery.events.map((event) => event.seq));
+  if (seqs.length === 0) {
+    assert.ok(!m.pending.some((seq) => !m.delivered.has(seq)), `nothing pulled though ${m.pending} are owed and some never delivered`);
+    return;
+  }
+  const start = m.pending.indexOf(seqs[0]);
+  assert.ok(start !== -1, `pulled ${seqs[0]}, which is not owed (${m.pending})`);
+  assert.deepEqual(seqs, m.pending.slice(start, start + seqs.length), "a pull is an in-order run of what is owed");
+  for (const seq of m.pending.slice(0, start)) assert.ok(m.delivered.has(seq), `${seq} was skipped`);
+  for (const seq of seqs) m.delivered.add(seq);
+  m.lastDelivered = Math.max(m.lastDelivered, seqs.at(-1)!);
+}
+
+async function settle(engine: Engine, m: ModelSub, kind: "ack" | "nack", back: number): Promise<void> {
+  const seq = Math.max(0, m.lastDelivered - back);
+  const call = () => (kind === "ack" ? engine.ack(m.id, seq) : engine.nack(m.id, seq));
+  if (seq > m.lastDelivered) {
+    await assert.rejects(call(), NeverDeliveredError);
+    return;
+  }
+  await call();
+  if (kind === "ack") m.pending = m.pending.filter((pending) => pending > seq);
+}
+
+async function drain(subject: Subject, model: ModelSub[]): Promise<void> {
+  subject.clock.advance(ACK_TIMEOUT_MS);
+  for (const m of model) {
+    const drained: number[] = [];
+    for (;;) {
+      const seqs = (await subject.pick().pull(m.id, { max: 100 })).flatMap((delivery) => delivery.events.map((event) => event.seq));
+      if (seqs.length === 0) break;
+      drained.push(...seqs);
+      await subject.pick().ack(m.id, seqs.at(-1)!);
+    }
+    assert.deepEqual(drained, m.pending, "nothing lost, nothing out of order, nothing extra");
+  }
+}
+
+function inMemory(): Subject {
+  const clock = new FakeClock();
+  let next = 0;
+  const engine = new LocalEngine({ clock, newId: () => `id-${++next}` });
+  return { clock, pick: () => engine, restart: async () => {}, stop: () => engine.close() };
+}
+
+function onJournal(): Subject {
+  const dir = mkdtempSync(join(tmpdir(), "broker-engine-"));
+  const clock = new FakeClock();
+  let next = 0;
+  const open = () => {
+    const journal = new SqliteJournal(dir, { sync: "normal" });
+    return { journal, engine: new LocalEngine({ clock, journal, newId: () => `id-${++next}` }) };
+  };
+  let current = open();
+  return {
+    clock,
+    pick: () => current.engine,
+    async restart() {
+      clock.advance(0);
+      await current.engine.close();
+      current.journal.close();
+      current = open();
+    },
+    async stop() {
+      await current.engine.close();
+      current.journal.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let redis: RunningRedis | undefined;
+before(async () => {
+  redis = await startRedis({ appendonly: false });
+});
+after(async () => {
+  await redis?.stop({ removeDir: true });
+});
+
+async function onRedis(): Promise<Subject> {
+  const clock = new FakeClock();
+  const prefix = `model:${crypto.randomUUID()}:`;
+  let next = 0;
+  const open = () => RedisEngine.open({ url: redis!.url, prefix, clock, newId: () => `id-${++next}` });
+  const instances = [await open(), await open()];
+  return {
+    clock,
+    pick: () => instances[Math.floor(Math.random() * instances.length)],
+    restart: async () => {
+      const index = Math.floor(Math.random() * instances.length);
+      await instances[index].close();
+      instances[index] = await open();
+    },
+    stop: async () => {
+      await Promise.all(instances.map((instance) => instance.close()));
+    },
+  };
+}
+
+const inMemoryOperations = fc.array(operation.filter((op) => op.op !== "restart"), { maxLength: 50 });
+
+test("the in-memory engine matches the reference model", async () => {
+  await fc.assert(fc.asyncProperty(inMemoryOperations, (operations) => agreesWithModel(inMemory(), operations)), { numRuns: 150 });
+});
+
+test("the engine on a SQLite journal matches the reference model, restarted at random", async () => {
+  await fc.assert(fc.asyncProperty(fc.array(operation, { maxLength: 50 }), (operations) => agreesWithModel(onJournal(), operations)), { numRuns: 60 });
+});
+
+test("two engines sharing one Redis match the reference model, each call to either, one restarted at random", { timeout: 120_000 }, async () => {
+  await fc.assert(fc.asyncProperty(fc.array(operation, { maxLength: 40 }), async (operations) => agreesWithModel(await onRedis(), operations)), { numRuns: 40 });
+});
