@@ -51,9 +51,12 @@ async function publishStream(c: Context<AppEnv>, broker: Broker, maxLineBytes: n
   const caller = callerOf(c);
   const request = c.req.raw;
   const { summary, end } = await ingestNdjson(broker, request.body, { maxLineBytes, allowTypes: caller?.publish, expiresAt: caller?.expiresAt, signal: request.signal });
-  if (end === "closed") return problemResponse(503, "closed", "the broker is shutting down: the lines after those summed up were not read", { summary });
+  const unread = "the lines after those summed up were not read";
+  // The rest of the body will not be read: the connection cannot carry another request.
+  const closing = { Connection: "close" };
+  if (end === "closed") return problemResponse(503, "closed", `the broker is shutting down: ${unread}`, { summary }, closing);
   if (end === "token-expired") {
-    return problemResponse(401, "unauthorized", "the token expired while the body was being read: the lines after those summed up were not read", { summary }, { "WWW-Authenticate": 'Bearer realm="event-broker"' });
+    return problemResponse(401, "unauthorized", `the token expired while the body was being read: ${unread}`, { summary }, { ...closing, "WWW-Authenticate": 'Bearer realm="event-broker"' });
   }
   return c.json(summary, 200);
 }

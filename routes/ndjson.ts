@@ -106,7 +106,7 @@ class Ingestion {
     try {
       return (await reader.read()).value;
     } catch {
-      this.#end ??= "gone";
+      this.#end ??= this.#broker.closed ? "closed" : "gone";
       return undefined;
     }
   }
