@@ -50,6 +50,8 @@ export interface IngestOptions {
 }
 
 const MAX_LISTED = 100;
+/** Issues listed per bad line: a 1 MiB line can hold thousands, and a hundred such lines are listed. */
+const MAX_ISSUES = 10;
 /** How often an idle read checks for shutdown, token expiry and a gone client. */
 const WATCH_MS = 250;
 /** Backoff while a group does not fit: from 5 ms, doubling, at most 100 ms between tries. */
@@ -60,6 +62,7 @@ const FORBIDDEN = "is a type this token may not publish";
 interface Entry {
   readonly line: number;
   readonly value: unknown;
+  readonly bytes: number;
 }
 
 /** Reads `body` to its end (or until it must stop), accepting its lines as they arrive. */
@@ -133,7 +136,7 @@ class Ingestion {
       const entry = this.#entryOf(line);
       if (!entry) continue;
       group.push(entry);
-      groupBytes += "text" in line ? line.bytes : 0;
+      groupBytes += entry.bytes;
       if (group.length >= this.#broker.options.maxBatch || groupBytes >= this.#options.maxLineBytes) {
         await this.#acceptGroup(group);
         group = [];
@@ -156,7 +159,7 @@ class Ingestion {
     }
     // Checked here as well as by the broker, which names only the first forbidden event of a batch.
     if (this.#isForbidden(value)) return this.#refuse(line.number, 403, [{ path: "/type", message: FORBIDDEN }]);
-    return { line: line.number, value };
+    return { line: line.number, value, bytes: line.bytes };
   }
 
   #isForbidden(value: unknown): boolean {
@@ -212,7 +215,9 @@ class Ingestion {
     for (const issue of issues) {
       const [, index, path] = /^\/(\d+)(.*)$/s.exec(issue.path) ?? [];
       if (index === undefined || Number(index) >= part.length) throw new Error(`a refusal names no line of the group: ${issue.path}`);
-      byIndex.set(Number(index), [...(byIndex.get(Number(index)) ?? []), { path, message: issue.message }]);
+      const lineIssues = byIndex.get(Number(index)) ?? [];
+      lineIssues.push({ path, message: issue.message });
+      byIndex.set(Number(index), lineIssues);
     }
     for (const [index, errors] of byIndex) this.#refuse(part[index].line, status, errors);
     return new Set(byIndex.keys());
@@ -228,7 +233,7 @@ class Ingestion {
     this.summary.rejected++;
     if (listed.length === MAX_LISTED && line > listed[listed.length - 1].line) return undefined;
     const at = listed.findLastIndex((refusal) => refusal.line < line) + 1;
-    listed.splice(at, 0, { line, status, errors });
+    listed.splice(at, 0, { line, status, errors: errors.length > MAX_ISSUES ? [...errors.slice(0, MAX_ISSUES), moreIssues(errors.length - MAX_ISSUES)] : errors });
     if (listed.length > MAX_LISTED) listed.pop();
     return undefined;
   }
@@ -240,4 +245,8 @@ class Ingestion {
     summary.first ??= result.first;
     summary.last = result.last ?? summary.last;
   }
+}
+
+function moreIssues(count: number): FieldIssue {
+  return { path: "", message: `and ${count} more issues, not listed` };
 }

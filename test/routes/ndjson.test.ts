@@ -166,13 +166,16 @@ test("POST /events with NDJSON refuses a group of bad lines with linear work: no
   await app.close();
 });
 
-test("POST /events with NDJSON lists the first 100 bad lines by number and counts them all", async () => {
+test("POST /events with NDJSON lists the first 100 bad lines by number, ten issues each, and counts them all", async () => {
   const app = testApp();
-  const text = `{"type":7}\n${"nope\n".repeat(149)}${line("good")}`;
+  const manyIssues = JSON.stringify(Object.fromEntries([["type", "a"], ...Array.from({ length: 30 }, (_, i) => [`Bad_${i}`, 1])]));
+  const text = `${manyIssues}\n${"nope\n".repeat(149)}${line("good")}`;
   const summary = await summaryOf(await postNdjson(app, text));
   assert.equal(summary.rejected, 150);
   assert.equal(summary.accepted, 1);
   assert.deepEqual(summary.errors.map((refusal: { line: number }) => refusal.line), Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.equal(summary.errors[0].errors.length, 11);
+  assert.deepEqual(summary.errors[0].errors[10], { path: "", message: "and 20 more issues, not listed" });
   await app.close();
 });
 
