@@ -11,7 +11,7 @@ export function corsFor(origins: readonly string[]): MiddlewareHandler {
   const answer = cors({
     origin: [...origins],
     credentials: true,
-    allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+    allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     allowHeaders: ALLOW_HEADERS,
     exposeHeaders: ["Location", "Retry-After", "WWW-Authenticate"],
     maxAge: 600,

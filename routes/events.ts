@@ -1,24 +1,31 @@
-/** `POST /events`: every body shape the contract accepts, one dispatch on the body itself. */
-import { Hono } from "hono";
+/**
+ * `POST /events`: every body shape the contract accepts, one dispatch on the body itself.
+ * `PUT /events` is the same: `curl -T -` (streaming a pipe, as the contract's NDJSON example
+ * does) sends PUT unless told otherwise.
+ */
+import { type Context, Hono } from "hono";
 import { type Broker, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
 import { callerOf } from "./auth.ts";
 import { isJsonLike, mediaTypeOf, parseJson, readBody, readText, unsupportedMediaType } from "./body.ts";
 import { binaryModeError, eventFromBinary, isBinaryMode } from "./cloudevents-binary.ts";
 import type { AppEnv } from "./env.ts";
-import { HttpProblem } from "./problem.ts";
+import { ingestNdjson, NDJSON_TYPES } from "./ndjson.ts";
+import { HttpProblem, problemResponse } from "./problem.ts";
 
-const READABLE = "application/json, application/cloudevents+json, application/cloudevents-batch+json, or CloudEvents binary mode (ce-* headers)";
+const READABLE = "application/json, application/cloudevents+json, application/cloudevents-batch+json, application/x-ndjson, or CloudEvents binary mode (ce-* headers)";
 
 export function eventRoutes(broker: Broker, maxBodyBytes: number) {
-  return new Hono<AppEnv>().post("/", async (c) => {
+  const publish = async (c: Context<AppEnv>) => {
     const mediaType = mediaTypeOf(c);
     const options = { allowTypes: callerOf(c)?.publish };
     const headers = c.req.raw.headers;
+    if (NDJSON_TYPES.has(mediaType) && !isBinaryMode(headers)) return await publishStream(c, broker, maxBodyBytes);
     const result = isBinaryMode(headers)
       ? publishBinary(broker, headers, await readBody(c, maxBodyBytes), mediaType, options)
       : publishStructured(broker, await readText(c, maxBodyBytes), mediaType, options);
     return c.json(result, 202);
-  });
+  };
+  return new Hono<AppEnv>().post("/", publish).put("/", publish);
 }
 
 function publishStructured(broker: Broker, text: string, mediaType: string, options: PublishOptions) {
@@ -41,4 +48,20 @@ function publishBinary(broker: Broker, headers: Headers, body: Uint8Array, media
 function asBatch(parsed: unknown): unknown[] {
   if (Array.isArray(parsed)) return parsed;
   throw new HttpProblem(400, "invalid", "a CloudEvents batch must be a JSON array of events", [{ path: "", message: "must be an array" }]);
+}
+
+/** An NDJSON body, accepted line by line as it arrives; the answer sums it up when it ends. */
+async function publishStream(c: Context<AppEnv>, broker: Broker, maxLineBytes: number): Promise<Response> {
+  c.env?.holdOpen?.(c.req.raw); // a producer may pause between lines for longer than an idle timeout
+  const caller = callerOf(c);
+  const request = c.req.raw;
+  const { summary, end } = await ingestNdjson(broker, request.body, { maxLineBytes, allowTypes: caller?.publish, expiresAt: caller?.expiresAt, signal: request.signal });
+  const unread = "the lines after those summed up were not read";
+  // The rest of the body will not be read: the connection cannot carry another request.
+  const closing = { Connection: "close" };
+  if (end === "closed") return problemResponse(503, "closed", `the broker is shutting down: ${unread}`, { summary }, closing);
+  if (end === "token-expired") {
+    return problemResponse(401, "unauthorized", `the token expired while the body was being read: ${unread}`, { summary }, { ...closing, "WWW-Authenticate": 'Bearer realm="event-broker"' });
+  }
+  return c.json(summary, 200);
 }

@@ -19,6 +19,10 @@ const problems = (...statuses: number[]) =>
 const ok = (status: number, description: string, schema?: unknown) => ({ [status]: schema === undefined ? { description } : { description, content: json(schema) } });
 const idParameter = { name: "id", in: "path", required: true, schema: { type: "string" } };
 
+const NDJSON_BODY = "One EventInput per line (`\\n` or `\\r\\n`; blank lines ignored), read and accepted as the lines arrive, in atomic groups of at most maxBatch. "
+  + "maxBodyBytes bounds each line, not the body. A bad line is refused alone and listed in the answer; the others are accepted. "
+  + "Also read as application/ndjson and application/jsonl. A 503 (shutdown) or 401 (token expired) mid-body carries the same summary as `summary`.";
+
 /** The document for a broker with these limits. */
 export function openApiDocument(options: { maxWaitMs: number; defaultWaitMs: number }) {
   const subscriptionPath = (summary: string, request: string, answer: JsonSchema) => ({
@@ -34,16 +38,21 @@ export function openApiDocument(options: { maxWaitMs: number; defaultWaitMs: num
     paths: {
       "/events": {
         post: {
-          summary: "Publish one event or an atomic batch",
+          summary: "Publish one event or an atomic batch; or stream events, one per line",
           requestBody: {
             required: true,
             content: {
               "application/json": { schema: { oneOf: [ref("EventInput"), { type: "array", items: ref("EventInput") }] } },
               "application/cloudevents+json": { schema: ref("EventInput") },
               "application/cloudevents-batch+json": { schema: { type: "array", items: ref("EventInput") } },
+              "application/x-ndjson": { schema: { type: "string", description: NDJSON_BODY } },
             },
           },
-          responses: { ...ok(202, "Accepted", ref("PublishResult")), ...problems(400, 401, 403, 413, 415, 503) },
+          responses: {
+            ...ok(200, "An NDJSON body ended: what was accepted and which lines were refused", ref("StreamSummary")),
+            ...ok(202, "Accepted", ref("PublishResult")),
+            ...problems(400, 401, 403, 413, 415, 503),
+          },
         },
       },
       "/events/stream": {
@@ -86,6 +95,7 @@ export function openApiDocument(options: { maxWaitMs: number; defaultWaitMs: num
         ExtendRequest: jsonSchema(api.extendRequestSchema, "input"),
         PatchRequest: jsonSchema(api.patchRequestSchema, "input"),
         PublishResult: jsonSchema(api.publishResultSchema, "output"),
+        StreamSummary: jsonSchema(api.streamSummarySchema, "output"),
         Subscription: jsonSchema(api.subscriptionSchema, "output"),
         EventsAnswer: jsonSchema(api.eventsAnswerSchema, "output"),
         AckAnswer: jsonSchema(api.ackAnswerSchema, "output"),

@@ -48,6 +48,19 @@ export const publishResultSchema = z.object({
   duplicateSeqs: z.array(z.number().int()).optional(),
 });
 
+export const streamSummarySchema = z.object({
+  accepted: z.number().int(),
+  first: z.number().int().nullable().describe("The seq of the first event accepted from this body; others' events may lie between first and last."),
+  last: z.number().int().nullable(),
+  duplicates: z.number().int(),
+  rejected: z.number().int().describe("Bad lines: every one counted, the first 100 listed in `errors`."),
+  errors: z.array(z.object({
+    line: z.number().int().describe("Numbered from 1 as the lines came, blank ones included."),
+    status: z.union([z.literal(400), z.literal(403), z.literal(413)]).describe("400 unreadable or invalid, 403 a type the token may not publish, 413 longer than maxBodyBytes."),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })),
+  })),
+});
+
 export const deliveredEventSchema = z.looseObject({
   specversion: z.literal("1.0"),
   id: z.string(),

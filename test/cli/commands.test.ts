@@ -1,34 +1,79 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import process from "node:process";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { runCli } from "../support/cli.ts";
-import { eventually, runtime, startServer } from "../support/server-process.ts";
+import { eventually, runtime, sleep, startServer } from "../support/server-process.ts";
 
-test(`${runtime}: broker publish sends one event, or NDJSON from stdin in batches`, async () => {
+test(`${runtime}: broker publish sends one event, or streams NDJSON from stdin and prints the broker's summary`, async () => {
   const server = await startServer();
   const env = { BROKER_URL: server.url };
   const one = await runCli(["publish", "order.new", '{"qty":1}'], env);
   assert.equal(one.code, 0);
   assert.deepEqual(JSON.parse(one.stdout), { accepted: 1, first: 1, last: 1 });
   const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify({ n: i }));
-  const many = await runCli(["publish", "tick", "--batch", "10"], env, [...lines, ""]);
-  assert.equal(many.code, 0);
-  assert.match(many.stderr, /published 25 events/);
+  const many = await runCli(["publish", "tick"], env, [...lines, ""]);
+  assert.equal(many.code, 0, many.stderr);
+  assert.deepEqual(JSON.parse(many.stdout), { accepted: 25, first: 2, last: 26, duplicates: 0, rejected: 0, errors: [] });
+  assert.match(many.stderr, /published 25 events \(seq 2-26\)/);
   const objects = await runCli(["publish"], env, ['{"type":"a"}', '{"type":"b","data":2}']);
   assert.match(objects.stderr, /published 2 events/);
-  const bad = await runCli(["publish"], env, ["not json"]);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /line 1 is not JSON/);
+  const bad = await runCli(["publish"], env, ["not json", '{"type":"c"}', '{"type":"bad type"}']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^line 1: is not valid JSON/m);
+  assert.match(bad.stderr, /^line 3: \/type /m);
+  assert.equal(JSON.parse(bad.stdout).accepted, 1);
   const refused = await runCli(["publish", "bad type"], env);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /400/);
   const { subscriptions } = await (await fetch(`${server.url}/subscriptions`)).json();
   assert.equal(subscriptions.length, 0);
   const health = await (await fetch(`${server.url}/healthz`)).json();
-  assert.equal(health.lastSeq, 28);
+  assert.equal(health.lastSeq, 29);
   await server.stop();
+});
+
+test(`${runtime}: broker publish streams piped lines in one request, each accepted before stdin ends`, async () => {
+  const server = await startServer();
+  const lastSeq = async () => (await (await fetch(`${server.url}/healthz`)).json()).lastSeq;
+  const seenBeforeNext: number[] = [];
+  const slowPipe = async function* () {
+    for (let n = 1; n <= 4; n++) {
+      yield JSON.stringify({ n });
+      await eventually(async () => (await lastSeq()) === n, 2_000, `line ${n} accepted`);
+      seenBeforeNext.push(n);
+      await sleep(350);
+    }
+  };
+  const run = await runCli(["publish", "log.line"], { BROKER_URL: server.url }, slowPipe());
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(seenBeforeNext, [1, 2, 3, 4]);
+  assert.match(run.stderr, /^sent 4 lines$/m, "progress once a second");
+  assert.deepEqual(JSON.parse(run.stdout), { accepted: 4, first: 1, last: 4, duplicates: 0, rejected: 0, errors: [] });
+  await server.stop();
+});
+
+test(`${runtime}: the broker command as a program streams a pipe on its stdin: tail -f log | broker publish`, { timeout: 30_000 }, async () => {
+  const server = await startServer();
+  const lastSeq = async () => (await (await fetch(`${server.url}/healthz`)).json()).lastSeq;
+  const command = runtime === "bun" ? [process.execPath, "src/cli.ts"] : [process.execPath, "run", "-A", "src/cli.ts"];
+  const cli = spawn(command[0], [...command.slice(1), "publish", "--url", server.url], { stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  cli.stdout.on("data", (chunk) => (stdout += chunk));
+  const exited = new Promise((resolve) => cli.once("exit", resolve));
+  try {
+    for (let n = 1; n <= 3; n++) {
+      cli.stdin.write(`${JSON.stringify({ type: "log.line", data: n })}\n`);
+      await eventually(async () => (await lastSeq()) === n, 3_000, `line ${n} accepted while stdin is open`);
+    }
+    cli.stdin.end();
+    assert.equal(await exited, 0);
+    assert.deepEqual(JSON.parse(stdout), { accepted: 3, first: 1, last: 3, duplicates: 0, rejected: 0, errors: [] });
+  } finally {
+    cli.kill();
+    await server.stop();
+  }
 });
 
 test(`${runtime}: broker tail prints events as NDJSON, filtered, resumed with --since`, async () => {

@@ -55,6 +55,11 @@ test("GET /openapi.json describes every route, and real requests and answers mat
   check(answerSchema(doc, "/subscriptions/{id}/pull", "post", 200), pulled);
   check(answerSchema(doc, "/subscriptions/{id}/ack", "post", 200), await (await app.post(`/subscriptions/${subscription.id}/ack`, { seq: 3 })).json());
 
+  assert.ok(doc.paths["/events"].post.requestBody.content["application/x-ndjson"], "NDJSON bodies are documented");
+  const streamed = await app.post("/events", `${JSON.stringify(event)}\n{"type":"bad type"}\n`, "application/x-ndjson");
+  assert.equal(streamed.status, 200);
+  check(answerSchema(doc, "/events", "post", 200), await streamed.json());
+
   const problem = await (await app.post("/events", { type: "bad type" })).json();
   check(answerSchema(doc, "/events", "post", 400), problem);
   await app.close();

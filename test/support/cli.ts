@@ -1,7 +1,7 @@
 import { main } from "../../src/cli.ts";
 
-/** Runs the `broker` command in-process, with the given stdin lines (or a terminal). */
-export async function runCli(argv: string[], env: Record<string, string> = {}, stdin?: string[]) {
+/** Runs the `broker` command in-process, with the given stdin lines, as a pipe may give them over time (or a terminal). */
+export async function runCli(argv: string[], env: Record<string, string> = {}, stdin?: Iterable<string> | AsyncIterable<string>) {
   let stdout = "";
   let stderr = "";
   const code = await main(argv, {
