@@ -7,7 +7,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { verify } from "hono/jwt";
 import { z } from "zod";
-import { intersectPatterns, type Subscription, SubscriptionNotFoundError, typePatternsSchema } from "../src/broker/mod.ts";
+import { intersectPatterns, SubscriptionNotFoundError, type SubscriptionView, typePatternsSchema } from "../src/broker/mod.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 
@@ -121,7 +121,7 @@ export function allowedTypes(caller: Caller | undefined, types: readonly string[
  * A subscription whose events the caller may be handed: 403 when its types reach past the
  * token's `broker.subscribe`, as when its owner pulls with a narrower token than it created it with.
  */
-export function assertReadable(caller: Caller | undefined, sub: Subscription): Subscription {
+export function assertReadable(caller: Caller | undefined, sub: SubscriptionView): SubscriptionView {
   if (!caller) return sub;
   const outside = sub.types.filter((type) => !intersectPatterns([type], caller.subscribe).includes(type));
   if (outside.length > 0) {
@@ -131,7 +131,7 @@ export function assertReadable(caller: Caller | undefined, sub: Subscription): S
 }
 
 /** Subscriptions belong to their creator: to anyone else they do not exist. */
-export function assertVisible(caller: Caller | undefined, sub: Subscription): Subscription {
+export function assertVisible(caller: Caller | undefined, sub: SubscriptionView): SubscriptionView {
   if (caller && sub.owner !== caller.sub) throw new SubscriptionNotFoundError(sub.id);
   return sub;
 }

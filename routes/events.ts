@@ -4,7 +4,7 @@
  * does) sends PUT unless told otherwise.
  */
 import { type Context, Hono } from "hono";
-import { type Broker, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
+import { type Engine, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
 import { callerOf } from "./auth.ts";
 import { isJsonLike, mediaTypeOf, parseJson, readBody, readText, unsupportedMediaType } from "./body.ts";
 import { binaryModeError, eventFromBinary, isBinaryMode } from "./cloudevents-binary.ts";
@@ -14,21 +14,21 @@ import { HttpProblem, problemResponse } from "./problem.ts";
 
 const READABLE = "application/json, application/cloudevents+json, application/cloudevents-batch+json, application/x-ndjson, or CloudEvents binary mode (ce-* headers)";
 
-export function eventRoutes(broker: Broker, maxBodyBytes: number) {
+export function eventRoutes(broker: Engine, maxBodyBytes: number) {
   const publish = async (c: Context<AppEnv>) => {
     const mediaType = mediaTypeOf(c);
     const options = { allowTypes: callerOf(c)?.publish };
     const headers = c.req.raw.headers;
     if (NDJSON_TYPES.has(mediaType) && !isBinaryMode(headers)) return await publishStream(c, broker, maxBodyBytes);
     const result = isBinaryMode(headers)
-      ? publishBinary(broker, headers, await readBody(c, maxBodyBytes), mediaType, options)
-      : publishStructured(broker, await readText(c, maxBodyBytes), mediaType, options);
+      ? await publishBinary(broker, headers, await readBody(c, maxBodyBytes), mediaType, options)
+      : await publishStructured(broker, await readText(c, maxBodyBytes), mediaType, options);
     return c.json(result, 202);
   };
   return new Hono<AppEnv>().post("/", publish).put("/", publish);
 }
 
-function publishStructured(broker: Broker, text: string, mediaType: string, options: PublishOptions) {
+function publishStructured(broker: Engine, text: string, mediaType: string, options: PublishOptions) {
   if (mediaType === "application/cloudevents+json") return broker.send(parseJson(text), options);
   if (mediaType === "application/cloudevents-batch+json") return broker.sendBatch(asBatch(parseJson(text)), options);
   if (mediaType !== "application/json" && !isJsonLike(mediaType)) throw unsupportedMediaType(mediaType, READABLE);
@@ -37,9 +37,9 @@ function publishStructured(broker: Broker, text: string, mediaType: string, opti
   return Array.isArray(parsed) ? broker.sendBatch(parsed, options) : broker.send(parsed, options);
 }
 
-function publishBinary(broker: Broker, headers: Headers, body: Uint8Array, mediaType: string, options: PublishOptions) {
+async function publishBinary(broker: Engine, headers: Headers, body: Uint8Array, mediaType: string, options: PublishOptions) {
   try {
-    return broker.send(eventFromBinary(headers, body, mediaType), options);
+    return await broker.send(eventFromBinary(headers, body, mediaType), options);
   } catch (error) {
     throw error instanceof ValidationError ? binaryModeError(error) : error;
   }
@@ -51,7 +51,7 @@ function asBatch(parsed: unknown): unknown[] {
 }
 
 /** An NDJSON body, accepted line by line as it arrives; the answer sums it up when it ends. */
-async function publishStream(c: Context<AppEnv>, broker: Broker, maxLineBytes: number): Promise<Response> {
+async function publishStream(c: Context<AppEnv>, broker: Engine, maxLineBytes: number): Promise<Response> {
   c.env?.holdOpen?.(c.req.raw); // a producer may pause between lines for longer than an idle timeout
   const caller = callerOf(c);
   const request = c.req.raw;

@@ -1,10 +1,13 @@
-/** `GET /healthz`: 200 while serving, 503 once shutting down. */
+/** `GET /healthz`: 200 while serving; 503 once shutting down, or while storage cannot be written or reached. */
 import { Hono } from "hono";
-import type { Broker } from "../src/broker/mod.ts";
+import type { Engine } from "../src/broker/mod.ts";
 import { problemResponse } from "./problem.ts";
 
-export function healthRoutes(broker: Broker, accessControl: boolean) {
-  return new Hono().get("/", (c) =>
-    broker.closed ? problemResponse(503, "closed", "the broker is shutting down") : c.json({ status: "ok", lastSeq: broker.lastSeq, accessControl })
-  );
+export function healthRoutes(engine: Engine, accessControl: boolean) {
+  return new Hono().get("/", async (c) => {
+    const health = await engine.health();
+    if (engine.closed) return problemResponse(503, "closed", "the broker is shutting down");
+    if (!health.serving) return problemResponse(503, "storage-unavailable", `the broker's storage is unavailable: ${health.storageFailure ?? "unknown"}`);
+    return c.json({ status: "ok", lastSeq: health.lastSeq, accessControl });
+  });
 }

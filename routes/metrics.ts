@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { Broker, RequiredSubscription } from "../src/broker/mod.ts";
+import type { Engine, SubscriptionView } from "../src/broker/mod.ts";
 import type { AppEnv } from "./env.ts";
 
 /** Required subscriptions given their own backlog and lag series, largest backlog first. */
@@ -21,33 +21,37 @@ export class BrokerMetrics {
   readonly registry = new Registry();
   readonly #refused: Counter<"reason">;
 
-  constructor(private readonly broker: Broker) {
+  /** Required subscriptions as of this scrape: listed once, read by several series. */
+  #scrape: Promise<SubscriptionView[]> | undefined;
+
+  constructor(private readonly broker: Engine) {
     collectDefaultMetrics({ register: this.registry });
     for (const name of COSTLY_DEFAULT_SERIES) this.registry.removeSingleMetric(name);
     // prom-client reads /proc/self/status, which Deno 2.9 allows only with --allow-all (it reports 0 otherwise).
     this.registry.removeSingleMetric("process_resident_memory_bytes");
     this.#gauge("process_resident_memory_bytes", "Resident memory size in bytes.", () => process.memoryUsage().rss);
     const registers = [this.registry];
-    const stats = broker.stats;
-    this.#total("broker_events_accepted_total", "Events accepted.", () => stats.accepted);
-    this.#total("broker_duplicates_total", "Events not accepted again: their (source, id) was seen within the dedupe window.", () => stats.duplicates);
-    this.#total("broker_stream_drops_total", "Events dropped by full stream buffers.", () => stats.drops);
-    this.#total("broker_redeliveries_total", "Events delivered again to required subscribers.", () => stats.redeliveries);
-    this.#total("broker_parked_total", "Events parked after maxDeliveries.", () => stats.parked);
+    const stats = () => broker.stats();
+    this.#total("broker_events_accepted_total", "Events accepted.", () => stats().accepted);
+    this.#total("broker_duplicates_total", "Events not accepted again: their (source, id) was seen within the dedupe window.", () => stats().duplicates);
+    this.#total("broker_stream_drops_total", "Events dropped by full stream buffers.", () => stats().drops);
+    this.#total("broker_redeliveries_total", "Events delivered again to required subscribers.", () => stats().redeliveries);
+    this.#total("broker_parked_total", "Events parked after maxDeliveries.", () => stats().parked);
     new Counter({
       name: "broker_deliveries_total", help: "Events delivered, by subscriber kind.", labelNames: ["kind"], registers,
       collect() {
         this.reset();
-        this.inc({ kind: "stream" }, stats.streamDeliveries);
-        this.inc({ kind: "required" }, stats.requiredDeliveries);
+        this.inc({ kind: "stream" }, stats().streamDeliveries);
+        this.inc({ kind: "required" }, stats().requiredDeliveries);
       },
     });
-    this.#gauge("broker_last_seq", "Seq of the last accepted event.", () => broker.lastSeq);
-    this.#gauge("broker_open_streams", "Open live streams.", () => broker.streamCount);
-    this.#gauge("broker_required_subscriptions", "Required subscriptions.", () => this.#required().length);
-    this.#gauge("broker_pull_waits", "Pulls waiting for events.", () => this.#required().reduce((sum, sub) => sum + sub.waiters.length, 0));
+    this.#gauge("broker_last_seq", "Seq of the last accepted event.", () => stats().lastSeq);
+    this.#gauge("broker_open_streams", "Open live streams.", () => stats().openStreams);
+    this.#gauge("broker_stream_handed_bytes", "Bytes handed to the runtime for streams and not yet taken (at most one write each).", () => stats().streamHandedBytes);
+    this.#gauge("broker_required_subscriptions", "Required subscriptions.", async () => (await this.#required()).length);
+    this.#gauge("broker_pull_waits", "Pulls waiting for events.", async () => (await this.#required()).reduce((sum, sub) => sum + (sub.required?.waiting ?? 0), 0));
     this.#perSubscription("broker_subscription_backlog", "Unacknowledged events of a required subscription.", (sub) => sub.backlog);
-    this.#perSubscription("broker_subscription_lag", "Seqs between the last accepted event and a subscription's ack point.", (sub) => broker.lastSeq - sub.ackedSeq);
+    this.#perSubscription("broker_subscription_lag", "Seqs between the last accepted event and a subscription's ack point.", (sub) => stats().lastSeq - (sub.required?.ackedSeq ?? 0));
     this.#memoryGauges();
     this.#refused = new Counter({ name: "broker_publish_refused_total", help: "Publish requests refused, by reason.", labelNames: ["reason"], registers });
   }
@@ -58,11 +62,15 @@ export class BrokerMetrics {
   }
 
   routes() {
-    return new Hono<AppEnv>().get("/", async (c) => c.body(await this.registry.metrics(), 200, { "Content-Type": this.registry.contentType }));
+    return new Hono<AppEnv>().get("/", async (c) => {
+      this.#scrape = undefined;
+      return c.body(await this.registry.metrics(), 200, { "Content-Type": this.registry.contentType });
+    });
   }
 
-  #required(): RequiredSubscription[] {
-    return this.broker.list().filter((sub): sub is RequiredSubscription => sub.kind === "required");
+  #required(): Promise<SubscriptionView[]> {
+    this.#scrape ??= this.broker.list().then((subs) => subs.filter((sub) => sub.kind === "required"));
+    return this.#scrape;
   }
 
   #total(name: string, help: string, read: () => number): void {
@@ -72,9 +80,9 @@ export class BrokerMetrics {
     } });
   }
 
-  #gauge(name: string, help: string, read: () => number): void {
-    new Gauge({ name, help, registers: [this.registry], collect() {
-      this.set(read());
+  #gauge(name: string, help: string, read: () => number | Promise<number>): void {
+    new Gauge({ name, help, registers: [this.registry], async collect() {
+      this.set(await read());
     } });
   }
 
@@ -90,12 +98,12 @@ export class BrokerMetrics {
     } });
   }
 
-  #perSubscription(name: string, help: string, read: (sub: RequiredSubscription) => number): void {
+  #perSubscription(name: string, help: string, read: (sub: SubscriptionView) => number): void {
     const required = () => this.#required();
-    new Gauge({ name, help, labelNames: ["subscription", "name"], registers: [this.registry], collect() {
+    new Gauge({ name, help, labelNames: ["subscription", "name"], registers: [this.registry], async collect() {
       this.reset();
-      const largest = required().sort((a, b) => b.backlog - a.backlog).slice(0, MAX_LABELLED_SUBSCRIPTIONS);
-      for (const sub of largest) this.set({ subscription: sub.id, name: sub.name ?? "" }, read(sub));
+      const largest = [...(await required())].sort((a, b) => b.backlog - a.backlog).slice(0, MAX_LABELLED_SUBSCRIPTIONS);
+      for (const sub of largest) this.set({ subscription: sub.id, name: sub.required?.name ?? "" }, read(sub));
     } });
   }
 }

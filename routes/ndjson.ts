@@ -7,8 +7,8 @@
  */
 import {
   BacklogFullError,
-  type Broker,
   BrokerClosedError,
+  type Engine,
   type FieldIssue,
   ForbiddenTypeError,
   matchesAny,
@@ -66,7 +66,7 @@ interface Entry {
 }
 
 /** Reads `body` to its end (or until it must stop), accepting its lines as they arrive. */
-export async function ingestNdjson(broker: Broker, body: ReadableStream<Uint8Array> | null, options: IngestOptions): Promise<{ summary: IngestSummary; end: IngestEnd }> {
+export async function ingestNdjson(broker: Engine, body: ReadableStream<Uint8Array> | null, options: IngestOptions): Promise<{ summary: IngestSummary; end: IngestEnd }> {
   const ingestion = new Ingestion(broker, options);
   const end = body ? await ingestion.run(body.getReader()) : "body-end";
   return { summary: ingestion.summary, end };
@@ -74,11 +74,11 @@ export async function ingestNdjson(broker: Broker, body: ReadableStream<Uint8Arr
 
 class Ingestion {
   readonly summary: IngestSummary = { accepted: 0, first: null, last: null, duplicates: 0, rejected: 0, errors: [] };
-  readonly #broker: Broker;
+  readonly #broker: Engine;
   readonly #options: IngestOptions;
   #end: IngestEnd | undefined;
 
-  constructor(broker: Broker, options: IngestOptions) {
+  constructor(broker: Engine, options: IngestOptions) {
     this.#broker = broker;
     this.#options = options;
   }
@@ -137,7 +137,7 @@ class Ingestion {
       if (!entry) continue;
       group.push(entry);
       groupBytes += entry.bytes;
-      if (group.length >= this.#broker.options.maxBatch || groupBytes >= this.#options.maxLineBytes) {
+      if (group.length >= this.#broker.maxBatch || groupBytes >= this.#options.maxLineBytes) {
         await this.#acceptGroup(group);
         group = [];
         groupBytes = 0;
@@ -181,7 +181,7 @@ class Ingestion {
     let waitMs = FIRST_WAIT_MS;
     while (rest.length > 0 && !this.#end) {
       const part = rest.slice(0, partSize);
-      const outcome = this.#send(part);
+      const outcome = await this.#send(part);
       if (outcome === "accepted") {
         rest = rest.slice(part.length);
         waitMs = FIRST_WAIT_MS;
@@ -197,9 +197,9 @@ class Ingestion {
   }
 
   /** One atomic publish: accepted, no room for it, or the indices of the lines refused (reported). */
-  #send(part: readonly Entry[]): "accepted" | "no-room" | Set<number> {
+  async #send(part: readonly Entry[]): Promise<"accepted" | "no-room" | Set<number>> {
     try {
-      this.#count(this.#broker.sendBatch(part.map((entry) => entry.value), { allowTypes: this.#options.allowTypes }));
+      this.#count(await this.#broker.sendBatch(part.map((entry) => entry.value), { allowTypes: this.#options.allowTypes }));
       return "accepted";
     } catch (error) {
       if (error instanceof BacklogFullError || error instanceof MemoryBudgetError) return "no-room";

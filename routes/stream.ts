@@ -1,6 +1,6 @@
 /** `GET /events/stream`: a live stream subscription over Server-Sent Events. */
 import { Hono } from "hono";
-import { type Broker, parseOrThrow, typePatternsSchema, ValidationError } from "../src/broker/mod.ts";
+import { type Engine, parseOrThrow, typePatternsSchema, ValidationError } from "../src/broker/mod.ts";
 import { allowedTypes, callerOf } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { streamQuerySchema } from "./schemas.ts";
@@ -11,8 +11,8 @@ export interface StreamRouteOptions {
   readonly retryMs: number;
 }
 
-export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOptions) {
-  return new Hono<AppEnv>().get("/", (c) => {
+export function streamRoutes(broker: Engine, hub: SseHub, options: StreamRouteOptions) {
+  return new Hono<AppEnv>().get("/", async (c) => {
     const params = c.req.query();
     const query = parseOrThrow(streamQuerySchema, { ...params, lastEventId: c.req.header("last-event-id") ?? params.lastEventId });
     // EventSource sends Last-Event-ID on reconnect while the URL keeps the first ?since.
@@ -20,8 +20,8 @@ export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOp
     const caller = callerOf(c);
     const types = allowedTypes(caller, parseOrThrow(typePatternsSchema, parseTypes(query.types), "/types"));
     const { filters, origins } = filtersOf(query);
-    const subscription = namingParameters(origins, () =>
-      broker.subscribe({ kind: "stream", types, filters, since: since === undefined ? undefined : Number(since) }, { owner: caller?.sub })
+    const subscription = await namingParameters(origins, () =>
+      broker.openStream({ types, filters, since: since === undefined ? undefined : Number(since) }, { owner: caller?.sub })
     );
     const expiry = endAtExpiry(broker, subscription.id, caller?.expiresAt);
     const connection = hub.open(subscription, {
@@ -29,7 +29,7 @@ export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOp
       named: query.named === "1" || query.named === "true",
       onEnd: () => {
         clearTimeout(expiry);
-        broker.unsubscribe(subscription.id, "client-gone");
+        void broker.remove(subscription.id, "client-gone").catch(() => {});
       },
     });
     c.req.raw.signal.addEventListener("abort", () => connection.end(), { once: true });
@@ -42,9 +42,9 @@ export function streamRoutes(broker: Broker, hub: SseHub, options: StreamRouteOp
 const LONGEST_TIMER_MS = 2_147_483_647;
 
 /** Ends the stream with `broker.closing {"reason":"token-expired"}` when its token expires. */
-function endAtExpiry(broker: Broker, id: string, expiresAt: number | undefined) {
+function endAtExpiry(broker: Engine, id: string, expiresAt: number | undefined) {
   if (expiresAt === undefined || expiresAt - Date.now() > LONGEST_TIMER_MS) return undefined;
-  return setTimeout(() => broker.unsubscribe(id, "token-expired"), Math.max(0, expiresAt - Date.now()));
+  return setTimeout(() => void broker.remove(id, "token-expired").catch(() => {}), Math.max(0, expiresAt - Date.now()));
 }
 
 /**
@@ -69,9 +69,9 @@ function filtersOf(query: { source?: string; subject?: string; filter?: string }
 }
 
 /** Runs `open`, naming a bad filter by the query parameter it came from (`filter/exact/Region`), not its place in the list. */
-function namingParameters<T>(origins: readonly string[], open: () => T): T {
+async function namingParameters<T>(origins: readonly string[], open: () => Promise<T>): Promise<T> {
   try {
-    return open();
+    return await open();
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     throw new ValidationError(error.issues.map((issue) => {

@@ -1,8 +1,8 @@
 /** How subscriptions and pulled events look on the wire. */
-import type { Delivery, MemoryPart, Subscription } from "../src/broker/mod.ts";
+import type { Delivery, MemoryPart, SubscriptionView } from "../src/broker/mod.ts";
 
 /** A subscription and its counters, as `GET /subscriptions/{id}` shows it. */
-export function subscriptionView(sub: Subscription) {
+export function subscriptionView(sub: SubscriptionView) {
   const common = {
     id: sub.id,
     kind: sub.kind,
@@ -11,22 +11,12 @@ export function subscriptionView(sub: Subscription) {
     paused: sub.paused,
     created: new Date(sub.created).toISOString(),
     delivered: sub.delivered,
-    dropped: sub.kind === "stream" ? sub.dropped : 0,
-  };
-  if (sub.kind === "stream") return { ...common, backlog: sub.buffered };
-  return {
-    ...common,
-    name: sub.name,
+    dropped: sub.dropped,
     backlog: sub.backlog,
-    ackedSeq: sub.ackedSeq,
-    lastDeliveredSeq: sub.lastDeliveredSeq,
-    redelivered: sub.redelivered,
-    parked: sub.parkedCount,
-    ackTimeoutMs: sub.options.ackTimeoutMs,
-    maxBacklog: sub.options.maxBacklog,
-    expireAfterMs: sub.options.expireAfterMs,
-    maxDeliveries: sub.options.maxDeliveries,
   };
+  if (!sub.required) return common;
+  const { name, ackedSeq, lastDeliveredSeq, redelivered, parked, ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries } = sub.required;
+  return { ...common, name, ackedSeq, lastDeliveredSeq, redelivered, parked, ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries };
 }
 
 /** Answers up to this size are one string; larger ones are written a chunk of this size at a time. */

@@ -1,6 +1,6 @@
 /** `/subscriptions`: create, list, pause, delete; pull, ack, nack and extend required ones. */
 import { type Context, Hono } from "hono";
-import { type Broker, type Delivery, MemoryBudgetError, parseOrThrow, type RequiredSpec, requiredSpecSchema, type Subscription } from "../src/broker/mod.ts";
+import { type Delivery, type Engine, MemoryBudgetError, parseOrThrow, type RequiredSpec, requiredSpecSchema, type SubscriptionView } from "../src/broker/mod.ts";
 import { allowedTypes, assertReadable, assertVisible, type Caller, callerOf } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppEnv } from "./env.ts";
@@ -17,12 +17,12 @@ export interface SubscriptionRouteOptions {
   readonly maxBodyBytes: number;
 }
 
-export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOptions) {
+export function subscriptionRoutes(broker: Engine, options: SubscriptionRouteOptions) {
   const pullSchema = pullRequestSchema(options.maxWaitMs, options.defaultWaitMs);
   /** The subscription named in the path, if this caller may see it. */
-  const visible = (c: Context<AppEnv>): Subscription => assertVisible(callerOf(c), broker.get(c.req.param("id")!));
+  const visible = async (c: Context<AppEnv>): Promise<SubscriptionView> => assertVisible(callerOf(c), await broker.describe(c.req.param("id")!));
   /** The same, if this caller may also be handed its events. */
-  const readable = (c: Context<AppEnv>): Subscription => assertReadable(callerOf(c), visible(c));
+  const readable = async (c: Context<AppEnv>): Promise<SubscriptionView> => assertReadable(callerOf(c), await visible(c));
   const bodyOf = (c: Context<AppEnv>) => readJsonBody(c, options.maxBodyBytes);
   const answers = broker.memory.parts.pulls;
   /** Events as `{"events":[…]}`; a large answer is streamed, and counted while the runtime holds it. */
@@ -37,51 +37,48 @@ export function subscriptionRoutes(broker: Broker, options: SubscriptionRouteOpt
       if (Array.isArray(body)) {
         if (body.length > MAX_CREATE) throw new HttpProblem(413, "batch-too-large", `at most ${MAX_CREATE} subscriptions may be created at once`);
         const specs = body.map((spec, index) => narrowed(caller, parseOrThrow(requiredSpecSchema, spec, `/${index}`)));
-        return c.json(broker.subscribeBatch(specs, owner).map(subscriptionView), 201);
+        return c.json((await broker.subscribeBatch(specs, owner)).map(subscriptionView), 201);
       }
       if (typeof body !== "object" || body === null) {
         throw new HttpProblem(400, "invalid", "the body must be a subscription object or an array of them", [{ path: "", message: "must be an object or an array" }]);
       }
-      const created = broker.subscribe({ kind: "required", ...narrowed(caller, parseOrThrow(requiredSpecSchema, body)) }, owner);
+      const created = await broker.subscribe(narrowed(caller, parseOrThrow(requiredSpecSchema, body)), owner);
       c.header("Location", `/subscriptions/${created.id}`);
       return c.json(subscriptionView(created), 201);
     })
-    .get("/", (c) => {
+    .get("/", async (c) => {
       const caller = callerOf(c);
-      const mine = broker.list().filter((sub) => !caller || sub.owner === caller.sub);
+      const mine = (await broker.list()).filter((sub) => !caller || sub.owner === caller.sub);
       return c.json({ subscriptions: mine.map(subscriptionView) });
     })
-    .get("/:id", (c) => c.json(subscriptionView(visible(c))))
+    .get("/:id", async (c) => c.json(subscriptionView(await visible(c))))
     .patch("/:id", async (c) => {
       const { paused } = parseOrThrow(patchRequestSchema, await bodyOf(c));
-      return c.json(subscriptionView(broker.setPaused(visible(c).id, paused)));
+      return c.json(subscriptionView(await broker.setPaused((await visible(c)).id, paused)));
     })
-    .delete("/:id", (c) => {
-      broker.unsubscribe(visible(c).id);
+    .delete("/:id", async (c) => {
+      await broker.remove((await visible(c)).id);
       return c.body(null, 204);
     })
     .post("/:id/ack", async (c) => {
-      const id = visible(c).id;
-      const sub = broker.ack(id, parseOrThrow(seqRequestSchema, await bodyOf(c)).seq);
-      return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
+      const id = (await visible(c)).id;
+      return c.json(await broker.ack(id, parseOrThrow(seqRequestSchema, await bodyOf(c)).seq));
     })
     .post("/:id/nack", async (c) => {
-      const id = visible(c).id;
-      const sub = broker.nack(id, parseOrThrow(seqRequestSchema, await bodyOf(c)).seq);
-      return c.json({ ackedSeq: sub.ackedSeq, backlog: sub.backlog });
+      const id = (await visible(c)).id;
+      return c.json(await broker.nack(id, parseOrThrow(seqRequestSchema, await bodyOf(c)).seq));
     })
     .post("/:id/extend", async (c) => {
-      const id = visible(c).id;
-      const leaseExpiresAt = broker.extend(id, parseOrThrow(extendRequestSchema, await bodyOf(c)).ms);
+      const id = (await visible(c)).id;
+      const leaseExpiresAt = await broker.extend(id, parseOrThrow(extendRequestSchema, await bodyOf(c)).ms);
       return c.json({ leaseExpiresAt: new Date(leaseExpiresAt).toISOString() });
     })
-    .get("/:id/parked", (c) => {
-      const sub = readable(c);
-      const parked = sub.kind === "required" ? sub.parked : [];
+    .get("/:id/parked", async (c) => {
+      const parked = await broker.parked((await readable(c)).id);
       return eventsJson(c, parked.map(({ event, deliveries }) => ({ events: [event], deliveries })));
     })
     .post("/:id/pull", async (c) => {
-      const id = readable(c).id;
+      const id = (await readable(c)).id;
       const request = parseOrThrow(pullSchema, await bodyOf(c));
       if (!answers.fits(ANSWER_CHUNK_BYTES)) throw new MemoryBudgetError("pull answers", answers.limit);
       c.env?.holdOpen?.(c.req.raw);
@@ -96,8 +93,7 @@ function narrowed(caller: Caller | undefined, spec: RequiredSpec): RequiredSpec 
 }
 
 /** An answer the client did not take in full is not a delivery: its events come again on the next pull. */
-function deliverAgain(broker: Broker, id: string, deliveries: readonly Delivery[]): void {
+function deliverAgain(broker: Engine, id: string, deliveries: readonly Delivery[]): void {
   const first = deliveries[0]?.events[0];
-  if (!first || !broker.has(id)) return;
-  broker.nack(id, first.seq);
+  if (first) void broker.nack(id, first.seq).catch(() => {}); // gone meanwhile: nothing to give back
 }

@@ -40,6 +40,9 @@ export const settingsSchema = z.strictObject({
   /** Longest a pull may wait, and its wait when it names none. */
   maxWaitMs: ms(60_000),
   defaultWaitMs: ms(30_000),
+  /** Events a durable or shared broker keeps, and for how long (ms), whichever ends first. */
+  retainEvents: count(1_000_000),
+  retainMs: ms(604_800_000, 1),
   /** Most open streams and required subscriptions. */
   maxStreams: count(20_000),
   maxRequired: count(10_000),

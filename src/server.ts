@@ -1,6 +1,6 @@
 /** Builds the broker and its HTTP app for any runtime; entry points only serve it. */
 import { Hono } from "hono";
-import { Broker, type Clock, MemoryBudget, systemClock } from "./broker/mod.ts";
+import { type Broker, type BrokerOptions, type Clock, type Engine, LocalEngine, MemoryBudget, systemClock } from "./broker/mod.ts";
 import type { Settings } from "./config.ts";
 import { accessControl } from "../routes/auth.ts";
 import { corsFor } from "../routes/cors.ts";
@@ -18,13 +18,41 @@ import { subscriptionRoutes } from "../routes/subscriptions.ts";
 
 export interface BrokerServer {
   readonly app: Hono<AppEnv>;
+  readonly engine: Engine;
+  /** The core, when the engine is one process's (in memory or on a journal). */
   readonly broker: Broker;
   /** Refuses new work, ends every stream with `broker.closing`, answers waiting pulls. */
   close(): Promise<void>;
 }
 
-export function createBrokerServer(settings: Settings, clock: Clock = systemClock): BrokerServer {
-  const broker = new Broker({ ...settings, clock });
+/** The core's settings, named one by one: a setting renamed on one side fails to compile, instead of silently taking its default. */
+export function brokerOptionsOf(settings: Settings, clock: Clock): Partial<BrokerOptions> {
+  const options: Omit<BrokerOptions, "newId" | "log" | "journal" | "sweepIntervalMs"> = {
+    clock,
+    historySize: settings.historySize,
+    streamBuffer: settings.streamBuffer,
+    streamBufferBytes: settings.streamBufferBytes,
+    maxBatch: settings.maxBatch,
+    ackTimeoutMs: settings.ackTimeoutMs,
+    maxBacklog: settings.maxBacklog,
+    expireAfterMs: settings.expireAfterMs,
+    maxDeliveries: settings.maxDeliveries,
+    maxParked: settings.maxParked,
+    dedupeWindowMs: settings.dedupeWindowMs,
+    dedupeMaxEntries: settings.dedupeMaxEntries,
+    maxWaitMs: settings.maxWaitMs,
+    maxPullBytes: settings.maxPullBytes,
+    memoryBudgetBytes: settings.memoryBudgetBytes,
+    maxStreams: settings.maxStreams,
+    maxRequired: settings.maxRequired,
+    retainEvents: settings.retainEvents,
+    retainMs: settings.retainMs,
+  };
+  return options;
+}
+
+export function createBrokerServer(settings: Settings, clock: Clock = systemClock, engine: Engine = new LocalEngine(brokerOptionsOf(settings, clock))): BrokerServer {
+  const broker = engine;
   const hub = new SseHub(settings.heartbeatMs, broker.memory.parts.streams);
   const app = new Hono<AppEnv>();
   if (settings.corsOrigins.length > 0) app.use(corsFor(settings.corsOrigins));
@@ -47,9 +75,13 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
   });
   return {
     app,
-    broker,
+    engine,
+    get broker(): Broker {
+      if (engine instanceof LocalEngine) return engine.broker;
+      throw new Error("this engine has no core of its own in this process");
+    },
     async close() {
-      broker.close("shutdown");
+      await engine.close();
       await hub.close(settings.shutdownGraceMs);
     },
   };

@@ -71,6 +71,10 @@ export interface EngineHealth {
 export interface Engine {
   /** What this process keeps in memory, by part. */
   readonly memory: MemoryBudget;
+  /** Whether it has been closed: it accepts nothing more. */
+  readonly closed: boolean;
+  /** Most events one publish may hold. */
+  readonly maxBatch: number;
   send(event: unknown, options?: PublishOptions): Promise<PublishResult>;
   sendBatch(events: readonly unknown[], options?: PublishOptions): Promise<PublishResult>;
   subscribe(spec: RequiredSpec, options?: SubscriberOptions): Promise<SubscriptionView>;

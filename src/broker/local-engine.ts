@@ -19,6 +19,14 @@ export class LocalEngine implements Engine {
     return this.broker.memory;
   }
 
+  get closed(): boolean {
+    return this.broker.closed;
+  }
+
+  get maxBatch(): number {
+    return this.broker.options.maxBatch;
+  }
+
   async send(event: unknown, options?: PublishOptions) {
     return this.broker.send(event, options);
   }

@@ -129,6 +129,14 @@ export class RedisEngine implements Engine {
     return this.#local.memory;
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get maxBatch(): number {
+    return this.#options.maxBatch;
+  }
+
   send(event: unknown, options?: PublishOptions): Promise<PublishResult> {
     return this.#publish([event], () => "", options);
   }
