@@ -36,9 +36,10 @@ export const settingsSchema = z.strictObject({
   /** Longest a pull may wait, and its wait when it names none. */
   maxWaitMs: ms(60_000),
   defaultWaitMs: ms(30_000),
-  /** Most open streams and required subscriptions. */
+  /** Most open streams, required subscriptions, and pulls waiting at once. */
   maxStreams: count(20_000),
   maxRequired: count(10_000),
+  maxWaitingPulls: count(10_000),
   /** How long shutdown waits for streams to flush their closing notice. */
   shutdownGraceMs: ms(3_000),
   /** HS256 secret; setting it turns access control on. */

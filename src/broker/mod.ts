@@ -13,6 +13,7 @@ export {
   NotRequiredError,
   SubscriptionNotFoundError,
   TooManySubscriptionsError,
+  TooManyWaitingPullsError,
   ValidationError,
 } from "./errors.ts";
 export { type AcceptedEvent, type EventInput, eventInputSchema } from "./event.ts";
