@@ -39,6 +39,7 @@ const TITLES: Record<string, string> = {
   "backlog-full": "Subscription backlog full",
   "too-many-subscriptions": "Too many subscriptions",
   "too-many-pulls": "Too many waiting pulls",
+  "aborted": "Request aborted",
   "not-found": "Not found",
   "not-required": "Not a required subscription",
   "never-delivered": "Never delivered",
@@ -57,6 +58,9 @@ export function problemResponse(status: number, code: string, detail: string, ex
   return new Response(JSON.stringify(body), { status, headers });
 }
 
+/** What reading a request throws when its client has gone: Bun's AbortError, Deno's BadResource. */
+const CLIENT_GONE = new Set(["AbortError", "BadResource"]);
+
 /** The one place any thrown error becomes an answer. */
 export function errorToResponse(error: unknown, c: Context): Response {
   if (error instanceof HttpProblem) {
@@ -70,6 +74,12 @@ export function errorToResponse(error: unknown, c: Context): Response {
     return problemResponse(STATUS_OF_CORE_ERROR[error.code] ?? 400, error.code, error.message, extra);
   }
   if (error instanceof HTTPException) return problemResponse(error.status, "http", error.message || "request refused");
-  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+  if (CLIENT_GONE.has((error as { name?: string } | null)?.name ?? "")) {
+    // One line: nothing to debug (Bun 1.4 prints this DOMException as 32 lines, Deno adds a stack).
+    console.error(`${c.req.method} ${c.req.path}: the client left before its request was read (${String(error)})`);
+    return problemResponse(400, "aborted", "the request ended before its body arrived");
+  }
+  const reason = error instanceof Error && error.stack ? error.stack : String(error);
+  console.error(`${c.req.method} ${c.req.path} failed: ${reason}`);
   return problemResponse(500, "internal", "the broker failed to handle this request");
 }

@@ -37,7 +37,7 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
     .route("/", dashboardRoutes())
     .route("/subscriptions", subscriptionRoutes(broker, settings))
     .route("/healthz", healthRoutes(broker, Boolean(settings.jwtSecret)));
-  app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     const response = errorToResponse(error, c);
     if (c.req.method === "POST" && c.req.path === "/events") metrics.countRefusal(response.status, error);
