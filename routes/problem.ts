@@ -39,6 +39,7 @@ const TITLES: Record<string, string> = {
   "backlog-full": "Subscription backlog full",
   "too-many-subscriptions": "Too many subscriptions",
   "too-many-pulls": "Too many waiting pulls",
+  "body-timeout": "Request body timed out",
   "aborted": "Request aborted",
   "not-found": "Not found",
   "not-required": "Not a required subscription",
@@ -51,10 +52,14 @@ const TITLES: Record<string, string> = {
 /** Seconds a refused publisher should wait before trying again. */
 const RETRY_AFTER_SECONDS = "1";
 
+/** Refusals that close the connection after the answer: each open connection holds a file descriptor. */
+const CLOSES_CONNECTION = new Set(["too-many-subscriptions", "too-many-pulls", "body-timeout", "closed"]);
+
 export function problemResponse(status: number, code: string, detail: string, extra: Record<string, unknown> = {}, extraHeaders: Record<string, string> = {}): Response {
   const body = { type: `/problems/${code}`, title: TITLES[code] ?? "Error", status, detail, ...extra };
   const headers: Record<string, string> = { "Content-Type": "application/problem+json", ...extraHeaders };
   if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
+  if (CLOSES_CONNECTION.has(code)) headers["Connection"] = "close";
   return new Response(JSON.stringify(body), { status, headers });
 }
 

@@ -55,10 +55,14 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
+/** The server's own origin, `http://host:port`. */
+export function originOf(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** The lines printed at start: the address, and a warning when exposed without access control. */
 export function startupLines(settings: Settings, port: number): string[] {
-  const shown = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  const lines = [`event-broker listening on http://${shown}:${port}`];
+  const lines = [`event-broker listening on ${originOf(settings.host, port)}`];
   if (!LOOPBACK.has(settings.host) && !settings.jwtSecret) {
     lines.push(`warning: listening on ${settings.host} with access control off; anyone who can reach it may publish and subscribe`);
   }

@@ -3,6 +3,30 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Hono } from "hono";
 import { errorToResponse } from "../../routes/problem.ts";
+import { problemOf, testApp } from "../support/app.ts";
+
+test("a pull beyond maxWaitingPulls is 503 problem+json with Retry-After, and closes its connection", async () => {
+  const app = testApp({ maxWaitingPulls: 1 });
+  const sub = await (await app.post("/subscriptions", {})).json();
+  const waiting = app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
+  const refused = await app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
+  const problem = await problemOf(refused, 503);
+  assert.equal(problem.type, "/problems/too-many-pulls");
+  assert.equal(refused.headers.get("retry-after"), "1");
+  assert.equal(refused.headers.get("connection"), "close");
+  await app.close();
+  assert.equal((await waiting).status, 200);
+});
+
+test("a stream beyond maxStreams is 503 problem+json and closes its connection", async () => {
+  const app = testApp({ maxStreams: 1 });
+  const open = await app.request("/events/stream");
+  const refused = await app.request("/events/stream");
+  assert.equal((await problemOf(refused, 503)).type, "/problems/too-many-subscriptions");
+  assert.equal(refused.headers.get("connection"), "close");
+  await open.body!.cancel();
+  await app.close();
+});
 
 /** The lines `errorToResponse` logs for `error` thrown by a route, and the answer's status. */
 async function logOf(error: unknown): Promise<{ lines: string[]; status: number }> {
