@@ -11,6 +11,7 @@ export function serveWithBun(args: readonly string[]): void {
     port,
     development: false,
     idleTimeout, // Bun closes a connection whose headers take longer, and an idle one
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER, // routes bound bodies; Bun's 128 MiB would cut a stream open for hours
     fetch: (request) => serving.fetch(request, timer),
   });
   const timer = { hold: (held: Request) => server.timeout(held, 0), release: (held: Request) => server.timeout(held, idleTimeout) };
