@@ -23,6 +23,7 @@ const STATUS_OF_CORE_ERROR: Record<string, ContentfulStatusCode> = {
   "backlog-full": 503,
   "memory-full": 503,
   "too-many-subscriptions": 503,
+  "too-many-pulls": 503,
   "not-found": 404,
   "forbidden": 403,
   "not-required": 409,
@@ -39,6 +40,9 @@ const TITLES: Record<string, string> = {
   "backlog-full": "Subscription backlog full",
   "memory-full": "Memory budget spent",
   "too-many-subscriptions": "Too many subscriptions",
+  "too-many-pulls": "Too many waiting pulls",
+  "body-timeout": "Request body timed out",
+  "aborted": "Request aborted",
   "not-found": "Not found",
   "not-required": "Not a required subscription",
   "never-delivered": "Never delivered",
@@ -50,12 +54,19 @@ const TITLES: Record<string, string> = {
 /** Seconds a refused publisher should wait before trying again. */
 const RETRY_AFTER_SECONDS = "1";
 
+/** Refusals that close the connection after the answer: each open connection holds a file descriptor. */
+const CLOSES_CONNECTION = new Set(["too-many-subscriptions", "too-many-pulls", "body-timeout", "closed"]);
+
 export function problemResponse(status: number, code: string, detail: string, extra: Record<string, unknown> = {}, extraHeaders: Record<string, string> = {}): Response {
   const body = { type: `/problems/${code}`, title: TITLES[code] ?? "Error", status, detail, ...extra };
   const headers: Record<string, string> = { "Content-Type": "application/problem+json", ...extraHeaders };
   if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
+  if (CLOSES_CONNECTION.has(code)) headers["Connection"] = "close";
   return new Response(JSON.stringify(body), { status, headers });
 }
+
+/** What reading a request throws when its client has gone: Bun's AbortError, Deno's BadResource. */
+const CLIENT_GONE = new Set(["AbortError", "BadResource"]);
 
 /** The one place any thrown error becomes an answer. */
 export function errorToResponse(error: unknown, c: Context): Response {
@@ -71,6 +82,12 @@ export function errorToResponse(error: unknown, c: Context): Response {
     return problemResponse(STATUS_OF_CORE_ERROR[error.code] ?? 400, error.code, error.message, extra);
   }
   if (error instanceof HTTPException) return problemResponse(error.status, "http", error.message || "request refused");
-  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, error);
+  if (CLIENT_GONE.has((error as { name?: string } | null)?.name ?? "")) {
+    // One line: nothing to debug (Bun 1.4 prints this DOMException as 32 lines, Deno adds a stack).
+    console.error(`${c.req.method} ${c.req.path}: the client left before its request was read (${String(error)})`);
+    return problemResponse(400, "aborted", "the request ended before its body arrived");
+  }
+  const reason = error instanceof Error && error.stack ? error.stack : String(error);
+  console.error(`${c.req.method} ${c.req.path} failed: ${reason}`);
   return problemResponse(500, "internal", "the broker failed to handle this request");
 }

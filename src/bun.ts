@@ -1,22 +1,23 @@
 /** Serves the broker with Bun: `bun src/bun.ts [--flag value …]`. */
 import { loadSettingsOrExit } from "./config.ts";
-import { createBrokerServer, startupLines } from "./server.ts";
+import { Serving } from "./serving.ts";
 
 export function serveWithBun(args: readonly string[]): void {
-  const settings = loadSettingsOrExit(Bun.env, args, (code) => process.exit(code));
-  const broker = createBrokerServer(settings);
+  const serving = new Serving(loadSettingsOrExit(Bun.env, args, (code) => process.exit(code)));
+  const { host, port } = serving.settings;
+  const idleTimeout = serving.idleTimeoutSeconds;
   const server = Bun.serve({
-    hostname: settings.host,
-    port: settings.port,
+    hostname: host,
+    port,
     development: false,
-    fetch: (request, server) => broker.app.fetch(request, { holdOpen: (held: Request) => server.timeout(held, 0) }),
+    idleTimeout, // Bun closes a connection whose headers take longer, and an idle one
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER, // routes bound bodies; Bun's 128 MiB would cut a stream open for hours
+    fetch: (request) => serving.fetch(request, timer),
   });
-  for (const line of startupLines(settings, server.port!)) console.log(line);
-  const stop = async () => {
-    await broker.close();
-    await server.stop();
-    process.exit(0);
-  };
+  const timer = { hold: (held: Request) => server.timeout(held, 0), release: (held: Request) => server.timeout(held, idleTimeout) };
+  for (const line of serving.listening(server.port!)) console.log(line);
+  let stopped: Promise<void> | undefined;
+  const stop = () => serving.shutdown(() => (stopped = server.stop()), () => stopped!).then(() => process.exit(0));
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
 }

@@ -43,10 +43,15 @@ export const settingsSchema = z.strictObject({
   /** Events a durable or shared broker keeps, and for how long (ms), whichever ends first. */
   retainEvents: count(1_000_000),
   retainMs: ms(604_800_000, 1),
-  /** Most open streams and required subscriptions. */
+  /** Most open streams, required subscriptions, and pulls waiting at once; streams and pulls are lowered to fit the open-file limit. */
   maxStreams: count(20_000),
   maxRequired: count(10_000),
-  /** How long shutdown waits for streams to flush their closing notice. */
+  maxWaitingPulls: count(10_000),
+  /** A connection closes when a request's headers do not arrive within this time of it opening or of its last answer. */
+  headerTimeoutMs: z.coerce.number().int().min(1_000).max(255_000).default(10_000), // 255 s: Bun's longest idleTimeout
+  /** A request body that sends nothing for this long is answered 408. */
+  bodyIdleTimeoutMs: ms(60_000, 1_000),
+  /** How long shutdown waits for streams to flush their closing notice, and for requests in flight. */
   shutdownGraceMs: ms(3_000),
   /** HS256 secret; setting it turns access control on. */
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),

@@ -1,22 +1,37 @@
-/** Serves the broker with Deno: `deno run --allow-net --allow-env src/deno.ts [--flag value …]`. */
+/** Serves the broker with Deno: `deno run --allow-net --allow-env --allow-read src/deno.ts [--flag value …]`. */
+import { AcceptLoop, type ServeConnection } from "./accept-loop.ts";
 import { loadSettingsOrExit } from "./config.ts";
-import { createBrokerServer, startupLines } from "./server.ts";
+import { Serving } from "./serving.ts";
 
 export function serveWithDeno(args: readonly string[]): void {
-  const settings = loadSettingsOrExit(Deno.env.toObject(), args, (code) => Deno.exit(code));
-  const broker = createBrokerServer(settings);
-  const server = Deno.serve({
-    hostname: settings.host,
-    port: settings.port,
-    onListen: ({ port }) => startupLines(settings, port).forEach((line) => console.log(line)),
-  }, (request) => broker.app.fetch(request, {}));
-  const stop = async () => {
-    await broker.close();
-    await server.shutdown();
-    Deno.exit(0);
-  };
+  const serving = new Serving(loadSettingsOrExit(Deno.env.toObject(), args, (code) => Deno.exit(code)));
+  const { host, port, headerTimeoutMs } = serving.settings;
+  const serveConnection = connectionServer();
+  const listener = Deno.listen({ hostname: host, port });
+  for (const line of serving.listening(listener.addr.port)) console.log(line);
+  const connections = new AcceptLoop<Deno.Conn>({ maxConnections: serving.budget.maxConnections, idleTimeoutMs: headerTimeoutMs, warn: console.error });
+  connections.run(listener, serveConnection, (request, timer) => serving.fetch(request, timer));
+  const stop = () => serving.shutdown(() => connections.stop(), () => connections.closeAll()).then(() => Deno.exit(0));
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+}
+
+/**
+ * Deno 2.9's `Deno.serve` neither closes a connection whose headers never complete nor
+ * survives running out of file descriptors (its accept loop ends the process), and its
+ * public API offers no way around either; serving each accepted connection on its own,
+ * through the internal that `Deno.serve` is built on, allows both.
+ */
+function connectionServer(): ServeConnection<Deno.Conn> {
+  // deno-lint-ignore no-explicit-any
+  const runtime = Deno as any;
+  const serveHttpOnConnection = runtime[runtime.internal]?.serveHttpOnConnection;
+  if (typeof serveHttpOnConnection !== "function") {
+    throw new Error(`Deno ${Deno.version.deno} has no internal serveHttpOnConnection, which the broker needs (it was written for Deno 2.9)`);
+  }
+  const failed = () => new Response(null, { status: 500 });
+  return (connection, signal, handle) =>
+    serveHttpOnConnection(connection, signal, (request: Request, info: Deno.ServeHandlerInfo) => handle(request, () => info.completed), failed, () => {});
 }
 
 if (import.meta.main) serveWithDeno(Deno.args);

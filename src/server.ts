@@ -45,6 +45,7 @@ export function brokerOptionsOf(settings: Settings, clock: Clock): Partial<Broke
     memoryBudgetBytes: settings.memoryBudgetBytes,
     maxStreams: settings.maxStreams,
     maxRequired: settings.maxRequired,
+    maxWaitingPulls: settings.maxWaitingPulls,
     retainEvents: settings.retainEvents,
     retainMs: settings.retainMs,
   };
@@ -67,7 +68,7 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
     .route("/", dashboardRoutes())
     .route("/subscriptions", subscriptionRoutes(broker, settings))
     .route("/healthz", healthRoutes(broker, Boolean(settings.jwtSecret)));
-  app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     const response = errorToResponse(error, c);
     if (c.req.method === "POST" && c.req.path === "/events") metrics.countRefusal(response.status, error);
@@ -89,10 +90,14 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
+/** The server's own origin, `http://host:port`. */
+export function originOf(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** The lines printed at start: the address, and a warning when exposed without access control. */
 export function startupLines(settings: Settings, port: number): string[] {
-  const shown = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  const lines = [`event-broker listening on http://${shown}:${port} (${memoryLine(settings.memoryBudgetBytes)})`];
+  const lines = [`event-broker listening on ${originOf(settings.host, port)} (${memoryLine(settings.memoryBudgetBytes)})`];
   if (!LOOPBACK.has(settings.host) && !settings.jwtSecret) {
     lines.push(`warning: listening on ${settings.host} with access control off; anyone who can reach it may publish and subscribe`);
   }

@@ -35,6 +35,7 @@ import {
   NotRequiredError,
   SubscriptionNotFoundError,
   TooManySubscriptionsError,
+  TooManyWaitingPullsError,
   ValidationError,
 } from "./errors.ts";
 import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
@@ -83,6 +84,8 @@ export interface BrokerOptions {
   /** Most open streams (20,000) and required subscriptions (10,000). */
   maxStreams: number;
   maxRequired: number;
+  /** Most pulls waiting for events at once (10,000); one more is refused. */
+  maxWaitingPulls: number;
   /** How often idle required subscriptions are looked for (1 s). */
   sweepIntervalMs: number;
   clock: Clock;
@@ -114,6 +117,7 @@ export const defaultBrokerOptions: BrokerOptions = {
   memoryBudgetBytes: 268_435_456,
   maxStreams: 20_000,
   maxRequired: 10_000,
+  maxWaitingPulls: 10_000,
   sweepIntervalMs: 1_000,
   retainEvents: 1_000_000,
   retainMs: 604_800_000,
@@ -190,6 +194,7 @@ export class Broker {
   readonly stats: BrokerStats = { accepted: 0, duplicates: 0, streamDeliveries: 0, drops: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
   #lastSeq = 0;
   #streamCount = 0;
+  #waitingPulls = 0;
   #closed = false;
   #cancelSweep: () => void;
 
@@ -519,6 +524,7 @@ export class Broker {
   /**
    * Takes the next deliveries of a required subscription: at once when events are
    * ready, else when one arrives, a lease lapses, or `waitMs` passes (then none).
+   * Throws TooManyWaitingPullsError when it would wait and `maxWaitingPulls` already do.
    */
   pull(id: string, { max = 100, waitMs = 0, ack, signal }: PullOptions = {}): Promise<Delivery[]> {
     const sub = this.#required(id);
@@ -526,7 +532,9 @@ export class Broker {
     sub.lastPulledAt = this.#clock.now();
     const ready = this.#take(sub, max);
     if (ready.length > 0 || waitMs <= 0 || this.#closed || signal?.aborted) return Promise.resolve(ready);
-    return this.#wait(sub, max, Math.min(waitMs, this.options.maxWaitMs), signal);
+    if (this.#waitingPulls >= this.options.maxWaitingPulls) throw new TooManyWaitingPullsError(this.options.maxWaitingPulls);
+    this.#waitingPulls++;
+    return this.#wait(sub, max, Math.min(waitMs, this.options.maxWaitMs), signal).finally(() => this.#waitingPulls--);
   }
 
   #wait(sub: RequiredSubscription, max: number, waitMs: number, signal?: AbortSignal): Promise<Delivery[]> {

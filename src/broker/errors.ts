@@ -58,6 +58,14 @@ export class TooManySubscriptionsError extends BrokerError {
   }
 }
 
+/** As many pulls as `maxWaitingPulls` are already waiting for events. */
+export class TooManyWaitingPullsError extends BrokerError {
+  readonly code = "too-many-pulls";
+  constructor(readonly limit: number) {
+    super(`at most ${limit} pulls may wait for events at once`);
+  }
+}
+
 export class SubscriptionNotFoundError extends BrokerError {
   readonly code = "not-found";
   constructor(readonly subscriptionId: string) {

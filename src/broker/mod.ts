@@ -17,6 +17,7 @@ export {
   StorageError,
   SubscriptionNotFoundError,
   TooManySubscriptionsError,
+  TooManyWaitingPullsError,
   ValidationError,
 } from "./errors.ts";
 export { type AcceptedEvent, type EventInput, eventInputSchema, utf8Bytes } from "./event.ts";

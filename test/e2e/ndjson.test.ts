@@ -6,8 +6,8 @@ import { SseReader } from "../support/sse.ts";
 import { runtime, sleep, startServer } from "../support/server-process.ts";
 
 /** `producer | curl -T - -H 'content-type: application/x-ndjson' URL`: the test writes curl's stdin over time. */
-function curlUpload(url: string) {
-  const curl = spawn("curl", ["-sS", "-X", "POST", "-T", "-", "-H", "content-type: application/x-ndjson", "-w", "\n%{http_code}", url], { stdio: ["pipe", "pipe", "pipe"] });
+function curlUpload(url: string, method: string[] = ["-X", "POST"]) {
+  const curl = spawn("curl", ["-sS", ...method, "-T", "-", "-H", "content-type: application/x-ndjson", "-w", "\n%{http_code}", url], { stdio: ["pipe", "pipe", "pipe"] });
   let output = "";
   curl.stdout.on("data", (chunk) => (output += chunk));
   curl.stderr.on("data", (chunk) => (output += chunk));
@@ -77,4 +77,17 @@ test(`${runtime}: a shutdown mid-stream answers the producer 503 with what was a
   } finally {
     upload.kill();
   }
+});
+
+test(`${runtime}: a line stream silent for longer than bodyIdleTimeoutMs is not cut: tail -f may wait hours for a line`, { timeout: 30_000 }, async () => {
+  const server = await startServer({ BROKER_BODY_IDLE_TIMEOUT_MS: "1000" });
+  const upload = curlUpload(`${server.url}/events`, []); // curl -T - alone sends PUT, as the contract's example does
+  upload.write(`${JSON.stringify({ type: "a" })}\n`);
+  await sleep(2_500);
+  upload.write(`${JSON.stringify({ type: "b" })}\n`);
+  upload.end();
+  const { status, body } = await upload.answer;
+  assert.equal(status, 200, body);
+  assert.equal(JSON.parse(body).accepted, 2);
+  assert.equal(await server.stop(), 0);
 });

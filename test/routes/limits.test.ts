@@ -1,0 +1,63 @@
+// Refusals that protect the process's file descriptors, and the log line of a request whose client left.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Hono } from "hono";
+import { errorToResponse } from "../../routes/problem.ts";
+import { problemOf, testApp } from "../support/app.ts";
+
+test("a pull beyond maxWaitingPulls is 503 problem+json with Retry-After, and closes its connection", async () => {
+  const app = testApp({ maxWaitingPulls: 1 });
+  const sub = await (await app.post("/subscriptions", {})).json();
+  const waiting = app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
+  const refused = await app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
+  const problem = await problemOf(refused, 503);
+  assert.equal(problem.type, "/problems/too-many-pulls");
+  assert.equal(refused.headers.get("retry-after"), "1");
+  assert.equal(refused.headers.get("connection"), "close");
+  await app.close();
+  assert.equal((await waiting).status, 200);
+});
+
+test("a stream beyond maxStreams is 503 problem+json and closes its connection", async () => {
+  const app = testApp({ maxStreams: 1 });
+  const open = await app.request("/events/stream");
+  const refused = await app.request("/events/stream");
+  assert.equal((await problemOf(refused, 503)).type, "/problems/too-many-subscriptions");
+  assert.equal(refused.headers.get("connection"), "close");
+  await open.body!.cancel();
+  await app.close();
+});
+
+/** The lines `errorToResponse` logs for `error` thrown by a route, and the answer's status. */
+async function logOf(error: unknown): Promise<{ lines: string[]; status: number }> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+  try {
+    const app = new Hono().post("/events", () => {
+      throw error;
+    });
+    app.onError(errorToResponse);
+    const { status } = await app.request("/events", { method: "POST" });
+    return { lines: lines.flatMap((line) => line.split("\n")), status };
+  } finally {
+    console.error = original;
+  }
+}
+
+test("an upload whose client left is logged in one line: Bun's AbortError, Deno's BadResource", async () => {
+  const bun = new DOMException("The connection was closed.", "AbortError");
+  const deno = Object.assign(new Error("Cannot read body as underlying resource unavailable"), { name: "BadResource" });
+  for (const error of [bun, deno]) {
+    const { lines, status } = await logOf(error);
+    assert.deepEqual(lines, [`POST /events: the client left before its request was read (${String(error)})`]);
+    assert.equal(status, 400);
+  }
+});
+
+test("any other failure is a 500 logged with its stack", async () => {
+  const { lines, status } = await logOf(new TypeError("boom"));
+  assert.equal(status, 500);
+  assert.match(lines[0], /^POST \/events failed: TypeError: boom$/);
+  assert.ok(lines.length > 1, "the stack follows");
+});
