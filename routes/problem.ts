@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { BacklogFullError, BrokerError, type FieldIssue, ForbiddenTypeError, MemoryBudgetError, ValidationError } from "../src/broker/mod.ts";
+import { BacklogFullError, BrokerError, type BrokerErrorCode, type FieldIssue, ForbiddenTypeError, MemoryBudgetError, ValidationError } from "../src/broker/mod.ts";
 
 /** An error at the HTTP edge that is not the core's: bad JSON, unreadable content type. */
 export class HttpProblem extends Error {
@@ -17,7 +17,7 @@ export class HttpProblem extends Error {
   }
 }
 
-const STATUS_OF_CORE_ERROR: Record<string, ContentfulStatusCode> = {
+const STATUS_OF_CORE_ERROR: Record<BrokerErrorCode, ContentfulStatusCode> = {
   "invalid": 400,
   "batch-too-large": 413,
   "backlog-full": 503,
@@ -28,6 +28,7 @@ const STATUS_OF_CORE_ERROR: Record<string, ContentfulStatusCode> = {
   "forbidden": 403,
   "not-required": 409,
   "never-delivered": 409,
+  "storage-unavailable": 503,
   "closed": 503,
 };
 
@@ -47,6 +48,7 @@ const TITLES: Record<string, string> = {
   "not-required": "Not a required subscription",
   "never-delivered": "Never delivered",
   "closed": "Shutting down",
+  "storage-unavailable": "Storage unavailable",
   "unauthorized": "Unauthorized",
   "forbidden": "Forbidden",
 };
@@ -79,7 +81,7 @@ export function errorToResponse(error: unknown, c: Context): Response {
     if (error instanceof BacklogFullError) extra.subscription = error.subscriptionId;
     if (error instanceof MemoryBudgetError && error.subscriptionId) extra.subscription = error.subscriptionId;
     if (error instanceof ForbiddenTypeError) extra.errors = [{ path: error.path, message: "is a type this token may not publish" }];
-    return problemResponse(STATUS_OF_CORE_ERROR[error.code] ?? 400, error.code, error.message, extra);
+    return problemResponse(STATUS_OF_CORE_ERROR[error.code], error.code, error.message, extra);
   }
   if (error instanceof HTTPException) return problemResponse(error.status, "http", error.message || "request refused");
   if (CLIENT_GONE.has((error as { name?: string } | null)?.name ?? "")) {

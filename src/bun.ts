@@ -2,8 +2,9 @@
 import { loadSettingsOrExit } from "./config.ts";
 import { Serving } from "./serving.ts";
 
-export function serveWithBun(args: readonly string[]): void {
-  const serving = new Serving(loadSettingsOrExit(Bun.env, args, (code) => process.exit(code)));
+export async function serveWithBun(args: readonly string[]): Promise<void> {
+  const exit = (code: number) => process.exit(code);
+  const serving = await Serving.open(loadSettingsOrExit(Bun.env, args, exit), exit);
   const { host, port } = serving.settings;
   const idleTimeout = serving.idleTimeoutSeconds;
   const server = Bun.serve({
@@ -22,4 +23,4 @@ export function serveWithBun(args: readonly string[]): void {
   process.once("SIGINT", stop);
 }
 
-if (import.meta.main) serveWithBun(Bun.argv.slice(2));
+if (import.meta.main) await serveWithBun(Bun.argv.slice(2));

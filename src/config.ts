@@ -40,6 +40,14 @@ export const settingsSchema = z.strictObject({
   /** Longest a pull may wait, and its wait when it names none. */
   maxWaitMs: ms(60_000),
   defaultWaitMs: ms(30_000),
+  /** Where a durable broker keeps its state (one SQLite database); unset, everything is in memory. */
+  dataDir: z.string().min(1).optional(),
+  /** `normal`: a crash of the process loses nothing, a power cut at most the last second; `full`: every commit reaches the disk before its answer. */
+  sync: z.enum(["normal", "full"], { error: 'must be "normal" or "full"' }).default("normal"),
+  /** Redis shared by several instances (`redis://host:6379/0`); unset, this process is the broker alone. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
+  /** Prefix of every Redis key of this broker. */
+  redisPrefix: z.string().min(1).max(64).default("broker:"),
   /** Events a durable or shared broker keeps, and for how long (ms), whichever ends first. */
   retainEvents: count(1_000_000),
   retainMs: ms(604_800_000, 1),
@@ -57,6 +65,9 @@ export const settingsSchema = z.strictObject({
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
   /** Origins (comma list) whose pages may call the broker; none by default. */
   corsOrigins: z.string().default("").transform((list) => list.split(",").map((origin) => origin.trim()).filter(Boolean)),
+}).refine((settings) => !(settings.dataDir && settings.redisUrl), {
+  path: ["redisUrl"],
+  message: "cannot be set together with BROKER_DATA_DIR: a shared broker keeps its state in Redis",
 });
 
 export type Settings = z.output<typeof settingsSchema>;

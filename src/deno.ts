@@ -3,8 +3,9 @@ import { AcceptLoop, type ServeConnection } from "./accept-loop.ts";
 import { loadSettingsOrExit } from "./config.ts";
 import { Serving } from "./serving.ts";
 
-export function serveWithDeno(args: readonly string[]): void {
-  const serving = new Serving(loadSettingsOrExit(Deno.env.toObject(), args, (code) => Deno.exit(code)));
+export async function serveWithDeno(args: readonly string[]): Promise<void> {
+  const exit = (code: number) => Deno.exit(code);
+  const serving = await Serving.open(loadSettingsOrExit(Deno.env.toObject(), args, exit), exit);
   const { host, port, headerTimeoutMs } = serving.settings;
   const serveConnection = connectionServer();
   const listener = Deno.listen({ hostname: host, port });
@@ -34,4 +35,4 @@ function connectionServer(): ServeConnection<Deno.Conn> {
     serveHttpOnConnection(connection, signal, (request: Request, info: Deno.ServeHandlerInfo) => handle(request, () => info.completed), failed, () => {});
 }
 
-if (import.meta.main) serveWithDeno(Deno.args);
+if (import.meta.main) await serveWithDeno(Deno.args);

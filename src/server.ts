@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { type Broker, type BrokerOptions, type Clock, type Engine, LocalEngine, MemoryBudget, systemClock } from "./broker/mod.ts";
 import type { Settings } from "./config.ts";
+import { storageLine } from "./storage-line.ts";
 import { accessControl } from "../routes/auth.ts";
 import { corsFor } from "../routes/cors.ts";
 import type { AppEnv } from "../routes/env.ts";
@@ -97,7 +98,7 @@ export function originOf(host: string, port: number): string {
 
 /** The lines printed at start: the address, and a warning when exposed without access control. */
 export function startupLines(settings: Settings, port: number): string[] {
-  const lines = [`event-broker listening on ${originOf(settings.host, port)} (${memoryLine(settings.memoryBudgetBytes)})`];
+  const lines = [`event-broker listening on ${originOf(settings.host, port)} (state ${storageLine(settings)}; ${memoryLine(settings.memoryBudgetBytes)})`];
   if (!LOOPBACK.has(settings.host) && !settings.jwtSecret) {
     lines.push(`warning: listening on ${settings.host} with access control off; anyone who can reach it may publish and subscribe`);
   }

@@ -7,7 +7,10 @@ import type { Settings } from "./config.ts";
 import { type ConnectionBudget, connectionBudget, filesNeeded, openFileLimit } from "./fd-limit.ts";
 import type { ConnectionTimer } from "./connection-watch.ts";
 import { HttpEdge } from "./http-edge.ts";
+import { type Engine, StorageError, systemClock } from "./broker/mod.ts";
+import { openEngine } from "./engines.ts";
 import { type BrokerServer, createBrokerServer, originOf, startupLines } from "./server.ts";
+import { JournalOpenError } from "./storage/sqlite-journal.ts";
 
 export class Serving {
   /** The settings, with streams and waiting pulls lowered to fit the open-file limit. */
@@ -16,11 +19,28 @@ export class Serving {
   readonly server: BrokerServer;
   readonly edge: HttpEdge;
 
-  constructor(settings: Settings, fileLimit = openFileLimit(filesNeeded(settings))) {
+  constructor(settings: Settings, fileLimit = openFileLimit(filesNeeded(settings)), engine?: Engine) {
     this.budget = connectionBudget(fileLimit, settings);
     this.settings = { ...settings, maxStreams: this.budget.maxStreams, maxWaitingPulls: this.budget.maxWaitingPulls };
-    this.server = createBrokerServer(this.settings);
+    this.server = createBrokerServer(this.settings, systemClock, engine);
     this.edge = new HttpEdge(this.server.app, settings.bodyIdleTimeoutMs);
+  }
+
+  /**
+   * Serving with the engine the settings ask for (memory, a data directory, Redis); when
+   * its storage cannot be used, the reason is printed as one line and `exit(1)` is called.
+   */
+  static async open(settings: Settings, exit: (code: number) => never): Promise<Serving> {
+    const fileLimit = openFileLimit(filesNeeded(settings));
+    const budget = connectionBudget(fileLimit, settings);
+    try {
+      const engine = await openEngine({ ...settings, maxStreams: budget.maxStreams, maxWaitingPulls: budget.maxWaitingPulls }, systemClock);
+      return new Serving(settings, fileLimit, engine);
+    } catch (error) {
+      if (!(error instanceof JournalOpenError || error instanceof StorageError)) throw error;
+      console.error(`event-broker cannot start: ${error.message}`);
+      return exit(1);
+    }
   }
 
   /** Bun's `idleTimeout`, in whole seconds: it is also how long Bun waits for a request's headers. */

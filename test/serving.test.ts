@@ -13,7 +13,7 @@ test("Serving lowers streams and waiting pulls to fit the open-file limit, and s
   assert.equal(serving.server.broker.options.maxWaitingPulls, 240);
   assert.equal(serving.idleTimeoutSeconds, 3);
   const lines = serving.listening(8787);
-  assert.match(lines[0], /^event-broker listening on http:\/\/127\.0\.0\.1:8787 \(memory budget /);
+  assert.match(lines[0], /^event-broker listening on http:\/\/127\.0\.0\.1:8787 \(state in memory; memory budget /);
   assert.match(lines.at(-1)!, /^warning: the open-file limit/);
   assert.equal(serving.edge.origin, "http://127.0.0.1:8787");
   await serving.server.close();

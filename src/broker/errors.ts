@@ -6,8 +6,23 @@ export interface FieldIssue {
   readonly message: string;
 }
 
+/** Every code a core error carries: the HTTP edge maps each to a status, and must map them all. */
+export type BrokerErrorCode =
+  | "invalid"
+  | "batch-too-large"
+  | "backlog-full"
+  | "memory-full"
+  | "forbidden"
+  | "too-many-subscriptions"
+  | "too-many-pulls"
+  | "not-found"
+  | "not-required"
+  | "never-delivered"
+  | "storage-unavailable"
+  | "closed";
+
 export abstract class BrokerError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: BrokerErrorCode;
 }
 
 /** The input is not acceptable; nothing was changed. */

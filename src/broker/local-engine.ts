@@ -96,8 +96,10 @@ export class LocalEngine implements Engine {
     return { serving: !this.broker.closed && !failure, lastSeq: this.broker.lastSeq, ...(failure ? { storageFailure: failure.message } : {}) };
   }
 
+  /** Closes the core, then its journal, if it has one. */
   async close(): Promise<void> {
     this.broker.close("shutdown");
+    this.broker.options.journal?.close();
   }
 }
 

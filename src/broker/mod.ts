@@ -10,6 +10,7 @@ export {
   BatchTooLargeError,
   BrokerClosedError,
   BrokerError,
+  type BrokerErrorCode,
   ForbiddenTypeError,
   type FieldIssue,
   MemoryBudgetError,

@@ -13,7 +13,7 @@ Settings (each also an environment variable, see the README):
     // The entry point of whichever runtime runs this; only those files name a runtime.
     const runtime = process.versions.bun ? "bun" : "deno";
     const entry = await import(`../${runtime}.ts`);
-    (runtime === "bun" ? entry.serveWithBun : entry.serveWithDeno)(argv);
+    await (runtime === "bun" ? entry.serveWithBun : entry.serveWithDeno)(argv);
     return await new Promise<number>(() => {}); // serves until a signal stops the process
   },
 };

@@ -31,7 +31,11 @@ export class SqliteJournal implements Journal {
 
   /** Opens (or creates) the journal in `directory`; throws JournalOpenError when it belongs to another process or is not ours. */
   constructor(directory: string, options: SqliteJournalOptions) {
-    mkdirSync(directory, { recursive: true });
+    try {
+      mkdirSync(directory, { recursive: true });
+    } catch (error) {
+      throw new JournalOpenError(`cannot use ${directory} as the data directory: ${(error as Error).message}`);
+    }
     const path = join(directory, FILE);
     try {
       this.#db = new DatabaseSync(path);
@@ -196,7 +200,9 @@ export class SqliteJournal implements Journal {
     return removed;
   }
 
+  /** Idempotent. */
   close(): void {
+    if (!this.#db.isOpen) return;
     clearInterval(this.#checkpoint);
     this.#tryCheckpoint();
     this.#db.close();

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 
 test(`${runtime}: the server prints one line with its address and its memory budget (then any warnings), and answers /healthz`, async () => {
   const server = await startServer({ BROKER_MEMORY_BUDGET_BYTES: "67108864" });
-  assert.match(server.output, /^event-broker listening on http:\/\/127\.0\.0\.1:\d+ \(memory budget 64 MiB: required 26 MiB, streams 16 MiB, history 10 MiB, dedupe 6 MiB, pulls 6 MiB\)\n(warning: .*\n)*$/);
+  assert.match(server.output, /^event-broker listening on http:\/\/127\.0\.0\.1:\d+ \(state in memory; memory budget 64 MiB: required 26 MiB, streams 16 MiB, history 10 MiB, dedupe 6 MiB, pulls 6 MiB\)\n(warning: .*\n)*$/);
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   assert.equal(await server.stop(), 0);
 });

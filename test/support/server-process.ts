@@ -22,7 +22,7 @@ export interface RunningServer {
  */
 export function startServer(env: Record<string, string> = {}, { viaCli = false, fileLimit = 0 } = {}): Promise<RunningServer> {
   const entry = viaCli ? ["src/cli.ts", "serve"] : [`src/${runtime}.ts`];
-  const args = [...(runtime === "bun" ? entry : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", ...entry]), "--port", "0"];
+  const args = [...(runtime === "bun" ? entry : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys", ...entry]), "--port", "0"];
   const command = fileLimit ? ["sh", "-c", `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...args] : [process.execPath, ...args];
   const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, ...env },
