@@ -1,16 +1,18 @@
 /**
  * `POST /events`: every body shape the contract accepts, one dispatch on the body itself.
  * `PUT /events` is the same: `curl -T -` (streaming a pipe, as the contract's NDJSON example
- * does) sends PUT unless told otherwise.
+ * does) sends PUT unless told otherwise. `GET /events` reads kept events a page at a time.
  */
 import { type Context, Hono } from "hono";
-import { type Engine, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
+import { type Engine, type LogPage, parseOrThrow, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
 import { callerOf } from "./auth.ts";
 import { isJsonLike, mediaTypeOf, parseJson, readBody, readText, unsupportedMediaType } from "./body.ts";
 import { binaryModeError, eventFromBinary, isBinaryMode } from "./cloudevents-binary.ts";
 import type { AppEnv } from "./env.ts";
 import { ingestNdjson, NDJSON_TYPES } from "./ndjson.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
+import { readQuerySchema } from "./schemas.ts";
+import { selectorOf } from "./selection.ts";
 
 const READABLE = "application/json, application/cloudevents+json, application/cloudevents-batch+json, application/x-ndjson, or CloudEvents binary mode (ce-* headers)";
 
@@ -25,7 +27,16 @@ export function eventRoutes(broker: Engine, maxBodyBytes: number) {
       : await publishStructured(broker, await readText(c, maxBodyBytes), mediaType, options);
     return c.json(result, 202);
   };
-  return new Hono<AppEnv>().post("/", publish).put("/", publish);
+  return new Hono<AppEnv>().post("/", publish).put("/", publish).get("/", async (c) => {
+    const query = parseOrThrow(readQuerySchema, c.req.query());
+    const page = await broker.read(Number(query.after), Number(query.limit), selectorOf(query, callerOf(c)));
+    return c.body(pageBody(page), 200, { "Content-Type": "application/json" });
+  });
+}
+
+/** `{"events":[…],"through":…,"lastSeq":…}`, each event's stored JSON as it is. */
+function pageBody({ events, through, lastSeq, gap }: LogPage): string {
+  return `{"events":[${events.map((event) => event.json).join(",")}],"through":${through},"lastSeq":${lastSeq}${gap ? `,"gap":${JSON.stringify(gap)}` : ""}}`;
 }
 
 function publishStructured(broker: Engine, text: string, mediaType: string, options: PublishOptions) {

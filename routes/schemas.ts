@@ -26,6 +26,17 @@ export const streamQuerySchema = z.object(streamQueryShape).catchall(
   z.undefined({ error: `is not a parameter of the stream; it takes ${Object.keys(streamQueryShape).join(", ")}` }),
 );
 
+/** `GET /events`: a page of kept events after a seq, selected like a stream. */
+export const readQuerySchema = z.strictObject({
+  after: z.string().regex(SEQ_TEXT, "must be a seq: a whole number, 0 or more").default("0").describe("Events after this seq."),
+  limit: z.string().regex(/^\d{1,5}$/, "must be a number of events").default("1000").refine((limit) => Number(limit) >= 1 && Number(limit) <= 10_000, "must be 1 to 10000").describe("Most events examined (1,000; at most 10,000)."),
+  types: z.string().optional(),
+  source: z.string().min(1, "must not be empty").optional(),
+  subject: z.string().min(1, "must not be empty").optional(),
+  filter: z.string().optional(),
+  access_token: z.string().optional(),
+});
+
 export function pullRequestSchema(maxWaitMs: number, defaultWaitMs: number) {
   return z.strictObject({
     max: wholeNumber("a number of events").min(1, "must be at least 1").max(10_000, "must be at most 10000").default(100),

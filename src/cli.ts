@@ -8,7 +8,9 @@ import { createInterface } from "node:readline";
 import { UsageError } from "./cli/args.ts";
 import { ExitCode } from "./cli/exit-codes.ts";
 import { BrokerRequestError, BrokerUnreachableError } from "./client/mod.ts";
+import { exportCommand } from "./cli/export-command.ts";
 import { publishCommand } from "./cli/publish-command.ts";
+import { replayCommand } from "./cli/replay-command.ts";
 import { serveCommand } from "./cli/serve-command.ts";
 import { tailCommand } from "./cli/tail-command.ts";
 import { tokenCommand } from "./cli/token-command.ts";
@@ -30,7 +32,14 @@ export interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = { serve: serveCommand, publish: publishCommand, tail: tailCommand, token: tokenCommand };
+const COMMANDS: Record<string, Command> = {
+  serve: serveCommand,
+  publish: publishCommand,
+  tail: tailCommand,
+  export: exportCommand,
+  replay: replayCommand,
+  token: tokenCommand,
+};
 
 function helpText(): string {
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(8)} ${command.summary}`);

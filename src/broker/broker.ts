@@ -40,7 +40,7 @@ import {
 } from "./errors.ts";
 import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
 import type { AcceptedEvent, PreparedEvent } from "./event.ts";
-import { type EventLog, JournaledHistory, RingHistory } from "./history.ts";
+import { type EventLog, JournaledHistory, type LogRead, RingHistory } from "./history.ts";
 import type { Journal, JournalEvent } from "./journal.ts";
 import { ENTRY_BYTES, MemoryBudget } from "./memory-budget.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
@@ -266,6 +266,11 @@ export class Broker {
     this.stats.duplicates += duplicateSeqs.length;
     const accepted = events.length > 0 ? { accepted: events.length, first, last: this.#lastSeq } : { accepted: 0, first: null, last: null };
     return duplicateSeqs.length > 0 ? { ...accepted, duplicates: duplicateSeqs.length, duplicateSeqs } : accepted;
+  }
+
+  /** Up to `max` kept events after `afterSeq` (in memory, or in the journal), and a gap where they are gone. */
+  read(afterSeq: number, max: number): LogRead {
+    return this.#log.readAfter(afterSeq, max);
   }
 
   /** An accepted event still kept in memory (the history window), if it is. */

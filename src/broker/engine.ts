@@ -4,7 +4,9 @@
  * never live objects, except a stream, which is a local reader by nature.
  */
 import type { PublishOptions, PublishResult, PullOptions, SubscriberOptions } from "./broker.ts";
+import type { AcceptedEvent } from "./event.ts";
 import type { Filter } from "./filters.ts";
+import type { Selector } from "./selector.ts";
 import type { MemoryBudget } from "./memory-budget.ts";
 import type { Delivery, ParkedEvent } from "./required-subscription.ts";
 import type { StreamSubscription } from "./stream-subscription.ts";
@@ -38,6 +40,17 @@ export interface SubscriptionView {
     readonly expireAfterMs: number;
     readonly maxDeliveries: number;
   };
+}
+
+/** A page of the log: the events selected, in seq order, and how far it was read. */
+export interface LogPage {
+  readonly events: readonly AcceptedEvent[];
+  /** The last seq this page covered (selected or not): the next page starts after it. */
+  readonly through: number;
+  /** Seqs asked for that are no longer kept. */
+  readonly gap?: { readonly from: number; readonly to: number };
+  /** The broker's last seq when the page was read. */
+  readonly lastSeq: number;
 }
 
 /** Where a required subscription stands after an ack or a nack. */
@@ -94,6 +107,8 @@ export interface Engine {
   /** The lease's new end (ms since epoch). */
   extend(id: string, ms: number): Promise<number>;
   parked(id: string): Promise<readonly ParkedEvent[]>;
+  /** Kept events after `afterSeq`, at most `max` of them examined, those `selector` selects. */
+  read(afterSeq: number, max: number, selector: Selector): Promise<LogPage>;
   stats(): EngineStats;
   health(): Promise<EngineHealth>;
   /** Refuses new work, ends streams with a closing notice, answers waiting pulls. */

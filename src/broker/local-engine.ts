@@ -3,7 +3,8 @@
  * journal. Every call is the core's, answered at once.
  */
 import { Broker, type BrokerOptions, type PublishOptions, type PullOptions, type SubscriberOptions, type Subscription } from "./broker.ts";
-import type { AckResult, Engine, EngineHealth, EngineStats, SubscriptionView } from "./engine.ts";
+import type { AckResult, Engine, EngineHealth, EngineStats, LogPage, SubscriptionView } from "./engine.ts";
+import type { Selector } from "./selector.ts";
 import type { MemoryBudget } from "./memory-budget.ts";
 import type { StreamSubscription } from "./stream-subscription.ts";
 import type { RequiredSpec, StreamSpec } from "./subscription-spec.ts";
@@ -84,6 +85,13 @@ export class LocalEngine implements Engine {
   async parked(id: string) {
     const sub = this.broker.get(id);
     return sub.kind === "required" ? [...sub.parked] : [];
+  }
+
+  async read(afterSeq: number, max: number, selector: Selector): Promise<LogPage> {
+    const { events, gap } = this.broker.read(afterSeq, max);
+    const through = events.at(-1)?.seq ?? Math.max(afterSeq, gap?.to ?? afterSeq);
+    const selected = events.filter((event) => selector.selects(event.type, () => JSON.parse(event.json)));
+    return { events: selected, through, lastSeq: this.broker.lastSeq, ...(gap ? { gap } : {}) };
   }
 
   stats(): EngineStats {

@@ -53,3 +53,18 @@ export function wholeNumberFlag(args: ParsedArgs, name: string, min: number): nu
   if (value.trim() === "" || !Number.isSafeInteger(number) || number < min) throw new UsageError(`--${name} must be a whole number, ${min} or more`);
   return number;
 }
+
+/** A JSON flag holding one filter or an array of them (`--filter '{"prefix":{"subject":"orders/"}}'`), as an array. */
+export function filtersFlag(args: ParsedArgs, name = "filter"): Readonly<Record<string, unknown>>[] | undefined {
+  const value = args.flags.get(name);
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new UsageError(`--${name} must be a filter as JSON, for example '{"prefix":{"subject":"orders/"}}'`);
+  }
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  if (!list.every((filter) => typeof filter === "object" && filter !== null && !Array.isArray(filter))) throw new UsageError(`--${name} must be a filter object or an array of them`);
+  return list as Record<string, unknown>[];
+}

@@ -27,7 +27,7 @@ ${CLIENT_FLAGS}`,
       io.stdout(`${JSON.stringify(await clientFrom(args, io).publish({ type }))}\n`);
       return 0;
     }
-    return await publishStream(targetFrom(args, io), io, type);
+    return await publishStream(targetFrom(args, io), io, io.stdinLines(), type);
   },
 };
 
@@ -44,9 +44,12 @@ interface StreamSummary {
 const utf8 = new TextEncoder();
 const PROGRESS_EVERY_MS = 1_000;
 
-/** Streams stdin to `POST /events` as NDJSON, line for line, so line numbers in the answer are stdin's. */
-async function publishStream(target: { url: string; token?: string }, io: CliIo, type: string | undefined): Promise<number> {
-  const lines = new ReadyLines(io.stdinLines(), (line) => (type === undefined ? line : asData(type, line)));
+/**
+ * Streams `input` to `POST /events` as NDJSON, line for line, so line numbers in the answer
+ * are the input's; with `type`, each line is an event's data.
+ */
+export async function publishStream(target: { url: string; token?: string }, io: CliIo, input: AsyncIterable<string>, type?: string): Promise<number> {
+  const lines = new ReadyLines(input, (line) => (type === undefined ? line : asData(type, line)));
   const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   const response = await fetch(`${target.url}/events`, { method: "POST", headers, body: bodyOf(lines, io), duplex: "half" } as RequestInit);

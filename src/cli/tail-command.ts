@@ -1,6 +1,6 @@
 import type { CliIo, Command } from "../cli.ts";
 import type { StreamMessage } from "../client/mod.ts";
-import { listFlag, parseArgs, wholeNumberFlag } from "./args.ts";
+import { filtersFlag, listFlag, parseArgs, wholeNumberFlag } from "./args.ts";
 import { CLIENT_FLAG_NAMES, CLIENT_FLAGS, clientFrom } from "./client-flags.ts";
 import { ExitCode } from "./exit-codes.ts";
 
@@ -9,9 +9,10 @@ const DEFAULT_RECONNECTS = 30;
 
 export const tailCommand: Command = {
   summary: "print live events as NDJSON (notices on stderr)",
-  usage: `usage: broker tail [--types PATTERNS] [--since SEQ] [--count N] [--reconnects N]
+  usage: `usage: broker tail [--types PATTERNS] [--filter JSON] [--since SEQ] [--count N] [--reconnects N]
 
   --types      comma list of type patterns (every type by default)
+  --filter     an attribute filter, or an array of them, as JSON: '{"prefix":{"subject":"orders/"}}'
   --since      replay kept events after this seq first
   --count      stop after N events
   --reconnects failed reconnects in a row before giving up (${DEFAULT_RECONNECTS}); 0 = never reconnect
@@ -22,13 +23,13 @@ closing) to stderr as JSON lines, and the command's own messages as "broker tail
 Exits 3 when the broker cannot be reached, shuts down, or cannot be reconnected to.`,
 
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv, { values: ["types", "since", "count", "reconnects", ...CLIENT_FLAG_NAMES] });
+    const args = parseArgs(argv, { values: ["types", "filter", "since", "count", "reconnects", ...CLIENT_FLAG_NAMES] });
     const since = wholeNumberFlag(args, "since", 0);
     const count = wholeNumberFlag(args, "count", 1);
     const maxReconnects = wholeNumberFlag(args, "reconnects", 0) ?? DEFAULT_RECONNECTS;
     const controller = new AbortController();
     io.onInterrupt(() => controller.abort());
-    const stream = clientFrom(args, io).stream({ types: listFlag(args, "types"), since, maxReconnects, signal: controller.signal });
+    const stream = clientFrom(args, io).stream({ types: listFlag(args, "types"), filters: filtersFlag(args), since, maxReconnects, signal: controller.signal });
     let printed = 0;
     let reconnecting = false;
     for await (const message of stream) {

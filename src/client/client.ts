@@ -46,9 +46,21 @@ export interface SubscriptionInfo {
   readonly [counter: string]: unknown;
 }
 
+/** A CloudEvents Subscriptions API filter: `{"prefix":{"subject":"orders/"}}`, `exact`, `suffix`, `all`, `any`, `not`. */
+export type EventFilter = Readonly<Record<string, unknown>>;
+
+/** What `read()` answers: the events selected, how far it read, and the broker's last seq. */
+export interface EventPage {
+  readonly events: DeliveredEvent[];
+  readonly through: number;
+  readonly lastSeq: number;
+  readonly gap?: { readonly from: number; readonly to: number };
+}
+
 /** What `subscribe()` takes: see "Required subscribers" in the API contract. */
 export interface SubscriptionSpec {
   readonly types?: readonly string[];
+  readonly filters?: readonly EventFilter[];
   readonly name?: string;
   readonly ackTimeoutMs?: number;
   readonly maxBacklog?: number;
@@ -85,6 +97,14 @@ export class BrokerClient {
   /** Publishes one event, or a batch atomically. */
   publish(events: EventToPublish | readonly EventToPublish[]): Promise<PublishResult> {
     return this.#json("POST", "/events", events);
+  }
+
+  /** Kept events after `after`, a page at a time (`limit` examined), selected by types and filters. */
+  read(options: { after?: number; limit?: number; types?: readonly string[]; filters?: readonly EventFilter[] } = {}): Promise<EventPage> {
+    const query = new URLSearchParams({ after: String(options.after ?? 0), limit: String(options.limit ?? 1_000) });
+    if (options.types?.length) query.set("types", options.types.join(","));
+    if (options.filters?.length) query.set("filter", JSON.stringify(options.filters));
+    return this.#json("GET", `/events?${query}`);
   }
 
   /** Creates a durable required subscription: it lasts until deleted or idle for `expireAfterMs`. */
@@ -131,6 +151,7 @@ export class BrokerClient {
   #openStream(options: StreamOptions, lastSeq: number | undefined): Promise<Response> {
     const query = new URLSearchParams();
     if (options.types?.length) query.set("types", options.types.join(","));
+    if (options.filters?.length) query.set("filter", JSON.stringify(options.filters));
     const headers: Record<string, string> = { accept: "text/event-stream" };
     if (lastSeq !== undefined) headers["last-event-id"] = String(lastSeq);
     return this.#request("GET", `/events/stream?${query}`, undefined, options.signal, headers);

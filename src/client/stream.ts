@@ -15,6 +15,8 @@ export type StreamMessage =
 
 export interface StreamOptions {
   readonly types?: readonly string[];
+  /** CloudEvents Subscriptions API filters, ANDed with `types`. */
+  readonly filters?: readonly Readonly<Record<string, unknown>>[];
   /** Resume after this seq (from the broker's kept history). */
   readonly since?: number;
   readonly signal?: AbortSignal;

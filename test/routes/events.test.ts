@@ -270,3 +270,27 @@ test("POST /events refuses an attribute misspelled as an extension, naming the a
   assert.deepEqual(event, { specversion: "1.0", source: "/", type: "a", ...extensions, seq: 1 });
   await app.close();
 });
+
+test("GET /events reads kept events a page at a time, selected like a stream, and says how far it read", async () => {
+  const app = testApp({ historySize: 100 });
+  await app.post("/events", Array.from({ length: 10 }, (_, i) => ({ type: i % 2 ? "odd" : "even", subject: `n/${i + 1}` })));
+  const first = await (await app.request("/events?after=2&limit=4&types=even")).json();
+  assert.deepEqual(first.events.map((event: { seq: number }) => event.seq), [3, 5]);
+  assert.deepEqual([first.through, first.lastSeq], [6, 10]);
+  const filter = encodeURIComponent(JSON.stringify({ suffix: { subject: "/10" } }));
+  const second = await (await app.request(`/events?after=${first.through}&filter=${filter}`)).json();
+  assert.deepEqual([second.events.map((event: { seq: number }) => event.seq), second.through], [[10], 10]);
+  assert.deepEqual((await (await app.request("/events?after=10")).json()).events, []);
+  const problem = await problemOf(await app.request("/events?after=x&limit=0"), 400);
+  assert.deepEqual(problem.errors?.map((error) => error.path).sort(), ["/after", "/limit"]);
+  await app.close();
+});
+
+test("GET /events reports the seqs no longer kept as a gap", async () => {
+  const app = testApp({ historySize: 3 });
+  await app.post("/events", Array.from({ length: 8 }, () => ({ type: "a" })));
+  const page = await (await app.request("/events?after=0")).json();
+  assert.deepEqual(page.gap, { from: 1, to: 5 });
+  assert.deepEqual(page.events.map((event: { seq: number }) => event.seq), [6, 7, 8]);
+  await app.close();
+});

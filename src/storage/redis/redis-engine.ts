@@ -22,6 +22,7 @@ import {
   type Engine,
   type EngineHealth,
   type EngineStats,
+  type LogPage,
   type MemoryBudget,
   NeverDeliveredError,
   NotRequiredError,
@@ -337,6 +338,17 @@ export class RedisEngine implements Engine {
     const parked = entries.map((entry) => entry.split(":").map(Number));
     const events = await this.#events(parked.map(([seq]) => seq));
     return parked.flatMap(([seq, deliveries]) => (events.has(seq) ? [{ event: events.get(seq)!, deliveries }] : []));
+  }
+
+  async read(afterSeq: number, max: number, selector: Selector): Promise<LogPage> {
+    const lastSeq = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
+    const entries = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], [`(${afterSeq}-0`, "+", "COUNT", max], true);
+    const events = entries.map(eventOf);
+    const first = events[0]?.seq ?? lastSeq + 1;
+    const through = events.at(-1)?.seq ?? lastSeq;
+    const gap = first > afterSeq + 1 && afterSeq < lastSeq ? { from: afterSeq + 1, to: Math.min(first - 1, lastSeq) } : undefined;
+    const selected = events.filter((event) => selector.selects(event.type, () => JSON.parse(event.json)));
+    return { events: selected.map(({ seq, type, json, size }) => ({ seq, type, json, size })), through, lastSeq, ...(gap ? { gap } : {}) };
   }
 
   stats(): EngineStats {
