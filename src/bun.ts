@@ -7,14 +7,15 @@ export async function serveWithBun(args: readonly string[]): Promise<void> {
   const serving = await Serving.open(loadSettingsOrExit(Bun.env, args, exit), exit);
   const { host, port } = serving.settings;
   const idleTimeout = serving.idleTimeoutSeconds;
-  const server = Bun.serve({
+  const server = serving.listenOrExit(() => Bun.serve({
     hostname: host,
     port,
     development: false,
+    reusePort: false, // Bun 1.4 shares a port another process holds unless told not to
     idleTimeout, // Bun closes a connection whose headers take longer, and an idle one
     maxRequestBodySize: Number.MAX_SAFE_INTEGER, // routes bound bodies; Bun's 128 MiB would cut a stream open for hours
     fetch: (request) => serving.fetch(request, timer),
-  });
+  }), exit);
   const timer = { hold: (held: Request) => server.timeout(held, 0), release: (held: Request) => server.timeout(held, idleTimeout) };
   for (const line of serving.listening(server.port!)) console.log(line);
   let stopped: Promise<void> | undefined;

@@ -4,12 +4,20 @@
  */
 import { z } from "zod";
 
-const count = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
-const ms = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+/** A whole number from text, with messages that say what is wanted rather than what Zod saw. */
+const whole = (what: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (value) => (typeof value === "number" ? String(value) : value),
+    z.string({ error: `must be ${what}: a whole number` }).trim().regex(/^-?\d+$/, `must be ${what}: a whole number`).transform(Number).pipe(
+      z.number().min(min, `must be ${what} of at least ${min}`).max(max, `must be ${what} of at most ${max}`),
+    ),
+  );
+const count = (fallback: number, min = 1) => whole("a number", min).default(fallback);
+const ms = (fallback: number, min = 0) => whole("a number of milliseconds", min).default(fallback);
 
 export const settingsSchema = z.strictObject({
   /** TCP port; 0 picks a free one. */
-  port: z.coerce.number().int().min(0).max(65_535).default(8787),
+  port: whole("a port", 0, 65_535).default(8787),
   /** Address to listen on; loopback unless access control is on. */
   host: z.string().min(1).default("127.0.0.1"),
   /** A stream's buffer: events, and bytes of event JSON, whichever fills first. */
@@ -56,7 +64,7 @@ export const settingsSchema = z.strictObject({
   maxRequired: count(10_000),
   maxWaitingPulls: count(10_000),
   /** A connection closes when a request's headers do not arrive within this time of it opening or of its last answer. */
-  headerTimeoutMs: z.coerce.number().int().min(1_000).max(255_000).default(10_000), // 255 s: Bun's longest idleTimeout
+  headerTimeoutMs: whole("a number of milliseconds", 1_000, 255_000).default(10_000), // 255 s: Bun's longest idleTimeout
   /** A request body that sends nothing for this long is answered 408. */
   bodyIdleTimeoutMs: ms(60_000, 1_000),
   /** How long shutdown waits for streams to flush their closing notice, and for requests in flight. */

@@ -8,7 +8,7 @@ export async function serveWithDeno(args: readonly string[]): Promise<void> {
   const serving = await Serving.open(loadSettingsOrExit(Deno.env.toObject(), args, exit), exit);
   const { host, port, headerTimeoutMs } = serving.settings;
   const serveConnection = connectionServer();
-  const listener = Deno.listen({ hostname: host, port });
+  const listener = serving.listenOrExit(() => Deno.listen({ hostname: host, port }), exit);
   for (const line of serving.listening(listener.addr.port)) console.log(line);
   const connections = new AcceptLoop<Deno.Conn>({ maxConnections: serving.budget.maxConnections, idleTimeoutMs: headerTimeoutMs, warn: console.error });
   connections.run(listener, serveConnection, (request, timer) => serving.fetch(request, timer));

@@ -43,6 +43,18 @@ export class Serving {
     }
   }
 
+  /** What `listen` gives; when it cannot (a port taken, a host that does not resolve), one line saying so, and `exit(1)`. */
+  listenOrExit<T>(listen: () => T, exit: (code: number) => never): T {
+    try {
+      return listen();
+    } catch (error) {
+      const { host, port } = this.settings;
+      const reason = /in use|AddrInUse/i.test(String(error)) ? "the port is taken by another process" : (error as Error).message;
+      console.error(`event-broker cannot listen on ${host}:${port}: ${reason}`);
+      return exit(1);
+    }
+  }
+
   /** Bun's `idleTimeout`, in whole seconds: it is also how long Bun waits for a request's headers. */
   get idleTimeoutSeconds(): number {
     return Math.ceil(this.settings.headerTimeoutMs / 1000);
