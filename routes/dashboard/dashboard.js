@@ -27,6 +27,17 @@ function api(path, init = {}) {
   return fetch(path, { ...init, headers });
 }
 
+/**
+ * The attribute filter typed in: JSON as it is (the broker names what is wrong with it), or
+ * `name=value` pairs, each an exact match.
+ */
+function attributeFilter(text) {
+  const typed = text.trim();
+  if (!typed || typed.startsWith("{") || typed.startsWith("[")) return typed;
+  const pairs = typed.split(/[\s,]+/).filter(Boolean).map((pair) => pair.split(/=(.*)/s, 2));
+  return JSON.stringify({ exact: Object.fromEntries(pairs.map(([name, value]) => [name, value ?? ""])) });
+}
+
 function openStream() {
   state.source?.close();
   state.source = null;
@@ -37,6 +48,8 @@ function openStream() {
   const query = new URLSearchParams();
   const filter = $("filter").value.replace(/\s+/g, "");
   if (filter) query.set("types", filter);
+  const attributes = attributeFilter($("attributes").value);
+  if (attributes) query.set("filter", attributes);
   if (state.token) query.set("access_token", state.token);
   const source = new EventSource(`/events/stream?${query}`);
   state.source = source;

@@ -45,6 +45,17 @@ test(`${runtime}: the dashboard shows live events, filters, pauses and resumes s
     await page.waitForFunction(() => document.querySelector("#events tbody tr td:nth-child(2)")?.textContent === "order.filled", undefined, { timeout: 1_000 });
     assert.equal(await page.$$eval("#events tbody tr", (rows) => rows.length), 1);
 
+    await page.fill("#attributes", "region=eu");
+    await page.click("#filter-form button");
+    await page.waitForSelector("#status[data-state=live]");
+    await page.waitForFunction(() => document.querySelectorAll("#events tbody tr").length === 0);
+    await postJson(`${server.url}/events`, [{ type: "order.new", region: "us" }, { type: "order.new", region: "eu", data: { id: 2 } }]);
+    await page.waitForFunction(() => document.querySelectorAll("#events tbody tr").length === 1, undefined, { timeout: 1_000 });
+    assert.deepEqual(await page.$$eval("#events tbody tr td:first-child", (cells) => cells.map((cell) => cell.textContent)), ["6"], "only the event from eu");
+    await page.fill("#attributes", "");
+    await page.click("#filter-form button");
+    await page.waitForSelector("#status[data-state=live]");
+
     const sub = await (await postJson(`${server.url}/subscriptions`, { types: ["order.*"], name: "ledger" })).json();
     const row = `#subscriptions tr[data-id="${sub.id}"]`;
     await page.waitForSelector(row, { timeout: 3_000 });
