@@ -47,7 +47,8 @@ export interface EventTemplate {
 }
 
 export function templatesOf(events: readonly PreparedEvent[], inputPath: (event: PreparedEvent) => string): EventTemplate[] {
-  return encodeEvents(events, 0, inputPath).map((event) => {
+  return events.map((prepared) => {
+    const [event] = encodeEvents([prepared], 0, inputPath); // each with seq 0, so the split below finds it
     const at = event.json.indexOf('"seq":0') + 6;
     const head = event.json.slice(0, at);
     const tail = event.json.slice(at + 1);
