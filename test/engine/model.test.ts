@@ -102,7 +102,9 @@ async function publish(engine: Engine, model: ModelSub[], types: string[]): Prom
 }
 
 async function pull(engine: Engine, m: ModelSub, max: number): Promise<void> {
-  const seqs = (await engine.pull(m.id, { max })).flatMap((delivery) => delivery.events.map((event) => event.seq));
+  const events = (await engine.pull(m.id, { max })).flatMap((delivery) => delivery.events);
+  for (const event of events) assert.equal(JSON.parse(event.json).seq, event.seq, "an event's JSON carries its own seq");
+  const seqs = events.map((event) => event.seq);
   if (seqs.length === 0) {
     assert.ok(!m.pending.some((seq) => !m.delivered.has(seq)), `nothing pulled though ${m.pending} are owed and some never delivered`);
     return;
