@@ -1,0 +1,96 @@
+// The ways the README says to run the broker, each stopped the way a supervisor stops it: SIGTERM to the pid it started.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { SseReader } from "../support/sse.ts";
+import { postJson, runtime } from "../support/server-process.ts";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Launched {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Runs `command` in its own process group until it prints the address it listens on. The
+ * group is killed at the end, so that a process the signal did not reach is not left behind.
+ */
+async function launched<T>(command: string[], cwd: string, use: (broker: Launched) => Promise<T>): Promise<T> {
+  const child = spawn(command[0], command.slice(1), { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = "";
+      const timer = setTimeout(() => reject(new Error(`${command.join(" ")} did not start:\n${output}`)), 20_000);
+      const collect = (chunk: Buffer) => {
+        output += chunk;
+        const match = /listening on (http:\/\/\S+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      };
+      child.stdout!.on("data", collect);
+      child.stderr!.on("data", collect);
+      exited.then(() => reject(new Error(`${command.join(" ")} exited:\n${output}`)));
+    });
+    return await use({ url, child, exited });
+  } finally {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // the group is gone: every process of it stopped
+    }
+  }
+}
+
+/** Opens a stream, publishes one event, reads it back; then SIGTERM to `pid` must end the stream with broker.closing and exit 0. */
+async function servesThenStopsOnSigterm(broker: Launched, pid = broker.child.pid!): Promise<void> {
+  const stream = new SseReader((await fetch(`${broker.url}/events/stream?types=deploy.*`)).body!);
+  await stream.until((message) => message.event === "broker.subscribed");
+  const published = await postJson(`${broker.url}/events`, { type: "deploy.checked", data: { by: "test" } });
+  assert.equal(published.status, 202);
+  const [event] = await stream.until((message) => message.event === undefined && message.data !== "");
+  assert.deepEqual(JSON.parse(event.data).data, { by: "test" });
+
+  process.kill(pid, "SIGTERM");
+  assert.equal(await broker.exited, 0, "exit code after SIGTERM");
+  const [closing] = await stream.until((message) => message.event === "broker.closing");
+  assert.deepEqual(JSON.parse(closing.data), { reason: "shutdown" });
+  await assert.rejects(fetch(`${broker.url}/healthz`), "nothing serves on the port any more");
+}
+
+test(`${runtime}: npm run build makes a standalone binary that serves (dashboard included) and exits 0 on SIGTERM`, { timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "event-broker-binary-"));
+  try {
+    const binary = join(dir, "event-broker");
+    // `npm run build` as documented, only its output moved out of the tree: bun build takes the last --outfile.
+    const build = spawn("npm", ["run", "-s", "build", "--", "--outfile", binary], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    build.stdout!.on("data", (chunk) => (log += chunk));
+    build.stderr!.on("data", (chunk) => (log += chunk));
+    assert.equal(await new Promise((resolve) => build.once("exit", resolve)), 0, `npm run build failed:\n${log}`);
+
+    // Run from elsewhere than the repository: nothing may be read from the source tree.
+    await launched([binary, "--port", "0"], dir, async (broker) => {
+      const page = await fetch(`${broker.url}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<html/);
+      await servesThenStopsOnSigterm(broker);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test(`${runtime}: SIGTERM to npm's pid reaches the broker that \`npm run ${runtime === "bun" ? "start" : "start:deno"}\` started`, { timeout: 60_000 }, async () => {
+  const script = runtime === "bun" ? "start" : "start:deno";
+  await launched(["npm", "run", script, "--", "--port", "0"], REPO, (broker) => servesThenStopsOnSigterm(broker));
+});
