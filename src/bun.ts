@@ -19,9 +19,11 @@ export async function serveWithBun(args: readonly string[]): Promise<void> {
   const timer = { hold: (held: Request) => server.timeout(held, 0), release: (held: Request) => server.timeout(held, idleTimeout) };
   for (const line of serving.listening(server.port!)) console.log(line);
   let stopped: Promise<void> | undefined;
-  const stop = () => serving.shutdown(() => (stopped = server.stop()), () => stopped!).then(() => process.exit(0));
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  let stopping: Promise<void> | undefined;
+  // A terminal's Ctrl-C under `npm start` arrives twice (terminal and npm): the second joins the first.
+  const stop = () => void (stopping ??= serving.shutdown(() => (stopped = server.stop()), () => stopped!).then(() => process.exit(0)));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
 }
 
 if (import.meta.main) await serveWithBun(Bun.argv.slice(2));
