@@ -49,7 +49,11 @@ export async function startRedis(options: { dir?: string; port?: number; appendo
     dir,
     child,
     async stop({ signal = "SIGTERM", removeDir = false } = {}) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      try {
+        if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal); // Deno 2.9's child.kill drops some signals
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+      }
       if (signal !== "SIGSTOP") await exited;
       running.delete(child);
       if (removeDir) rmSync(dir, { recursive: true, force: true });

@@ -40,7 +40,11 @@ export function startServer(env: Record<string, string> = {}, { viaCli = false, 
       output: "",
       async stop(signal = "SIGTERM") {
         // process.kill, not child.kill: Deno 2.9's child.kill reports a signal death even when the child exits 0.
-        if (child.exitCode === null) process.kill(child.pid!, signal);
+        try {
+          if (child.exitCode === null) process.kill(child.pid!, signal);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error; // already gone
+        }
         return await exited;
       },
     };

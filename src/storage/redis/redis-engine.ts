@@ -356,10 +356,20 @@ export class RedisEngine implements Engine {
     return { ...this.#stats, streamDeliveries: local.stats.streamDeliveries, drops: local.stats.drops, lastSeq: local.lastSeq, openStreams: local.streamCount, streamHandedBytes: local.streamHandedBytes };
   }
 
+  /** Asks Redis (a frozen one keeps its connections open, so their state is not enough). */
   async health(): Promise<EngineHealth> {
-    const ready = this.#redis.status === "ready" && this.#tail.status === "ready";
-    const failure = ready ? undefined : (this.#failure?.message ?? `Redis is ${this.#redis.status}`);
-    return { serving: !this.#closed && ready, lastSeq: this.#local.lastSeq, ...(failure ? { storageFailure: failure } : {}) };
+    const failure = await this.#reachable();
+    return { serving: !this.#closed && !failure, lastSeq: this.#local.lastSeq, ...(failure ? { storageFailure: failure } : {}) };
+  }
+
+  async #reachable(): Promise<string | undefined> {
+    if (this.#tail.status !== "ready") return this.#failure?.message ?? `Redis is ${this.#tail.status}`;
+    try {
+      await this.#call("ping", [], [], true);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
 
   async close(): Promise<void> {
