@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { testApp } from "../support/app.ts";
-
-/** The value of one series in Prometheus text, or undefined. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(series + " "));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { sample } from "../support/http.ts";
 
 test("GET /metrics reports accepted, refused, deliveries, drops, backlog, lag and runtime metrics", async () => {
   const app = testApp({ streamBuffer: 1, maxBodyBytes: 2_000 });
