@@ -124,12 +124,11 @@ test("POST /events reads a streamed body in chunks, and stops reading one at the
   const app = testApp({ maxBodyBytes: 1_000 });
   const whole = streamedBody(['[{"type":"a","data":"', "x".repeat(500), '"},{"type":"b"}]']);
   assert.equal((await accepted(await postStream(app, whole.stream))).accepted, 2);
-  const endless = streamedBody((function* () {
-    while (true) yield "x".repeat(400);
-  })());
-  await problemOf(await postStream(app, endless.stream), 413);
-  assert.ok(endless.read.chunks <= 4, `read ${endless.read.chunks} chunks`);
-  assert.ok(endless.read.cancelled);
+  // 4 MB in 10,000 chunks: a reader that does not stop at the bound reads them all and fails here, instead of reading without end.
+  const long = streamedBody(Array.from({ length: 10_000 }, () => "x".repeat(400)));
+  await problemOf(await postStream(app, long.stream), 413);
+  assert.ok(long.read.chunks <= 4, `read ${long.read.chunks} chunks`);
+  assert.ok(long.read.cancelled);
   assert.equal(app.broker.lastSeq, 2);
   await app.close();
 });
@@ -140,6 +139,19 @@ test("POST /events refuses a body whose declared length is over maxBodyBytes wit
   await problemOf(await postStream(app, body.stream, { "content-length": "1001" }), 413);
   assert.equal(body.read.chunks, 0);
   assert.equal(app.broker.lastSeq, 0);
+  await app.close();
+});
+
+test("POST /events accepts a body of exactly maxBodyBytes, declared or streamed, and refuses one byte more", async () => {
+  const app = testApp({ maxBodyBytes: 1_000 });
+  const body = `{"type":"a","data":"${"x".repeat(978)}"}`;
+  assert.equal(body.length, 1_000);
+  const declared = (text: string) => app.request("/events", { method: "POST", headers: { "content-type": "application/json", "content-length": String(text.length) }, body: text });
+  assert.equal((await accepted(await declared(body))).first, 1);
+  assert.equal((await accepted(await postStream(app, streamedBody([body.slice(0, 500), body.slice(500)]).stream))).first, 2);
+  await problemOf(await declared(body + " "), 413);
+  await problemOf(await postStream(app, streamedBody([body, " "]).stream), 413);
+  assert.equal(app.broker.lastSeq, 2);
   await app.close();
 });
 
