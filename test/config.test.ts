@@ -1,21 +1,24 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { ConfigError, envNameOf, flagNameOf, loadSettings } from "../src/config.ts";
+import { ConfigError, envNameOf, flagNameOf, loadSettings, settingsSchema } from "../src/config.ts";
 
-test("loadSettings() defaults match the contract", () => {
-  const settings = loadSettings({}, []);
-  assert.equal(settings.port, 8787);
-  assert.equal(settings.host, "127.0.0.1");
-  assert.equal(settings.streamBuffer, 1_024);
-  assert.equal(settings.streamBufferBytes, 1_048_576);
-  assert.equal(settings.historySize, 10_000);
-  assert.equal(settings.heartbeatMs, 15_000);
-  assert.equal(settings.maxBodyBytes, 1_048_576);
-  assert.equal(settings.maxBatch, 1_000);
-  assert.equal(settings.ackTimeoutMs, 30_000);
-  assert.equal(settings.maxBacklog, 100_000);
-  assert.equal(settings.expireAfterMs, 600_000);
-  assert.equal(settings.maxWaitMs, 60_000);
+/** The rows of the README's settings table: each setting's variable, flag and default as documented. */
+function documentedSettings(): { name: string; env: string; flag: string; fallback: string }[] {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  return [...readme.matchAll(/^\| (\w+) \| `(\w+)` \| `(--[a-z-]+)` \| ([^|]+) \|/gm)].map(([, name, env, flag, fallback]) => ({ name, env, flag, fallback: fallback.trim() }));
+}
+
+test("every setting has the variable, flag and default the README's settings table gives it", () => {
+  const documented = documentedSettings();
+  assert.deepEqual(documented.map((row) => row.name).sort(), Object.keys(settingsSchema.shape).sort(), "one row per setting");
+  const defaults: Record<string, unknown> = loadSettings({}, []);
+  for (const { name, env, flag, fallback } of documented) {
+    assert.equal(envNameOf(name), env, name);
+    assert.equal(flagNameOf(name), flag, name);
+    if (fallback === "(none)") assert.ok(defaults[name] === undefined || String(defaults[name]) === "", `${name} has no default`);
+    else assert.equal(String(defaults[name]), fallback, `${name}'s default`);
+  }
 });
 
 test("settings come from PORT, HOST and BROKER_* and flags win over the environment", () => {

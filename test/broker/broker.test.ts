@@ -5,7 +5,6 @@ import {
   NeverDeliveredError,
   BacklogFullError,
   BatchTooLargeError,
-  Broker,
   BrokerClosedError,
   isNotice,
   NotRequiredError,
@@ -69,18 +68,20 @@ test("send() encodes the CloudEvent attributes first, then extensions, seq, and 
   broker.close();
 });
 
-test("data nested deeper than the runtime can encode refuses the whole batch, naming /data", () => {
+test("data the runtime cannot encode refuses the whole batch, naming the event's /data by its index in the request", () => {
   const { broker } = brokerOnFakeClock();
+  const stream = broker.subscribe({ kind: "stream" });
   broker.send({ type: "t", source: "/p", id: "seen" });
-  let data: unknown = [];
-  for (let depth = 0; depth < 1_000_000; depth++) data = [data];
-  try {
-    broker.sendBatch([{ type: "t", source: "/p", id: "seen" }, { type: "t" }, { type: "t", data }]);
-    assert.equal(broker.lastSeq, 3, "a runtime that can encode it (V8 can) accepts both new events");
-  } catch (error) {
-    assert.ok(error instanceof ValidationError && error.issues[0].path === "/2/data", String(error));
-    assert.equal(broker.lastSeq, 1, "JavaScriptCore cannot: nothing is accepted");
-  }
+  // Nested without end, so neither runtime encodes it: how deep a finite nesting encodes differs by runtime and, on V8, by the event's other strings.
+  const data: unknown[] = [];
+  data.push(data);
+  assert.throws(() => broker.sendBatch([{ type: "t", source: "/p", id: "seen" }, { type: "t", source: "/p", id: "new" }, { type: "t", data }]), (error: ValidationError) => {
+    assert.deepEqual(error.issues.map((issue) => issue.path), ["/2/data"], "the duplicate before it still counts in the index");
+    return true;
+  });
+  assert.equal(broker.lastSeq, 1, "nothing is accepted");
+  assert.equal(stream.read().length, 1, "nothing is delivered");
+  assert.deepEqual(broker.send({ type: "t", source: "/p", id: "new" }), { accepted: 1, first: 2, last: 2 }, "nothing is remembered as seen");
   broker.close();
 });
 
@@ -426,11 +427,24 @@ test("unsubscribe() answers a required subscriber's waiting pull", async () => {
   broker.close();
 });
 
-test("subscription ids are unique", () => {
-  const broker = new Broker();
-  const ids = new Set<string>();
-  for (let i = 0; i < 1_000; i++) ids.add(broker.subscribe({ kind: i % 2 ? "stream" : "required" }).id);
-  assert.equal(ids.size, 1_000);
+test("each subscription and each event without an id gets a new id from newId; a producer's id is kept", () => {
+  const issued = new Set<string>();
+  const newId = () => {
+    const id = `n-${issued.size + 1}`;
+    issued.add(id);
+    return id;
+  };
+  const { broker } = brokerOnFakeClock({ newId });
+  const subscriptions = Array.from({ length: 50 }, (_, i) => broker.subscribe({ kind: i % 2 ? "stream" : "required" }));
+  const stream = broker.subscribe({ kind: "stream" });
+  broker.sendBatch([{ type: "a" }, { type: "a", id: "mine" }, { type: "a" }]);
+  for (let i = 0; i < 50; i++) broker.send({ type: "a" });
+  const [first, producers, ...rest] = stream.read().map((item) => parsed(item as { json: string }).id as string);
+  assert.equal(producers, "mine");
+  const ids = [...subscriptions.map((sub) => sub.id), stream.id, first, ...rest];
+  assert.equal(ids.length, 103);
+  assert.equal(new Set(ids).size, ids.length, "no id given twice");
+  assert.deepEqual(ids.filter((id) => !issued.has(id)), [], "every id came from newId");
   broker.close();
 });
 

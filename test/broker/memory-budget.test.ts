@@ -1,7 +1,7 @@
 // The memory budget: every part counts what it holds, and a full part answers as documented.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MemoryBudget, MemoryBudgetError } from "../../src/broker/mod.ts";
+import { MemoryBudget, MemoryBudgetError, MemoryPart } from "../../src/broker/mod.ts";
 import { EVENT_OVERHEAD_BYTES } from "../../src/broker/memory-budget.ts";
 import { brokerOnFakeClock, seqsOf } from "../support/broker.ts";
 
@@ -14,6 +14,18 @@ test("MemoryBudget splits its total into parts that add up to no more than it", 
   assert.deepEqual(parts.map((part) => part.name).sort(), ["dedupe", "history", "pulls", "required", "streams"]);
   assert.ok(parts.reduce((sum, part) => sum + part.limit, 0) <= 100 * MiB);
   assert.ok(parts.every((part) => part.limit > 0 && part.used === 0));
+});
+
+test("a part holds exactly its limit, and not a byte more", () => {
+  const part = new MemoryPart("pulls", 100);
+  assert.ok(part.fits(100));
+  assert.ok(!part.fits(101));
+  assert.ok(part.tryTake(60));
+  assert.ok(!part.tryTake(41), "41 more would pass the limit");
+  assert.ok(part.tryTake(40), "40 more fill it exactly");
+  assert.deepEqual([part.used, part.fits(1)], [100, false]);
+  part.release(100);
+  assert.deepEqual([part.used, part.peak], [0, 100]);
 });
 
 test("history forgets its oldest events once they pass its part of the budget, and resuming reports the gap", () => {

@@ -182,9 +182,14 @@ async function agreesWithModel(subject: Subject, operations: Operation[]): Promi
 }
 
 test("required subscribers match the reference model under random operations", async () => {
-  await fc.assert(fc.asyncProperty(fc.array(operation, { maxLength: 60 }), (operations) => agreesWithModel(inMemory(), operations)), { numRuns: 300 });
+  await fc.assert(
+    // size "max": runs of up to 60 operations, not fast-check's usual 10 or so, which seldom hold a
+    // batch, a pull and an ack inside it on one slot (an ack point kept at the batch's start passed 4 runs in 10).
+    fc.asyncProperty(fc.array(operation, { maxLength: 60, size: "max" }), (operations) => agreesWithModel(inMemory(), operations)),
+    { numRuns: 300 },
+  );
 });
 
 test("required subscribers on a journal match the reference model, restarted at random between operations", async () => {
-  await fc.assert(fc.asyncProperty(fc.array(durableOperation, { maxLength: 60 }), (operations) => agreesWithModel(durable(), operations)), { numRuns: 100 });
+  await fc.assert(fc.asyncProperty(fc.array(durableOperation, { maxLength: 60, size: "max" }), (operations) => agreesWithModel(durable(), operations)), { numRuns: 100 });
 });

@@ -21,12 +21,15 @@ test("TypeIndex.match() lists a subscriber once even when several of its pattern
   assert.deepEqual(index.match("a.b"), ["s"]);
 });
 
-test("TypeIndex forgets removed subscribers, cached answers included", () => {
+test("TypeIndex forgets removed subscribers and finds added ones, for types whose answer is cached", () => {
   const index = new TypeIndex<string>();
   index.add("s", ["a.*"]);
   assert.deepEqual(index.match("a.b"), ["s"]);
   index.remove("s", ["a.*"]);
   assert.deepEqual(index.match("a.b"), []);
+  index.add("exact", ["a.b"]);
+  index.add("prefix", ["a.*"]);
+  assert.deepEqual(index.match("a.b").sort(), ["exact", "prefix"]);
 });
 
 test("TypeIndex keeps its cache bounded however many types producers invent", () => {

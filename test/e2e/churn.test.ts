@@ -3,7 +3,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { test } from "node:test";
-import { eventually, runtime, startServer } from "../support/server-process.ts";
+import { listSubscriptions } from "../support/http.ts";
+import { runtime, startServer } from "../support/server-process.ts";
+import { openStream } from "../support/sse.ts";
+import { eventually } from "../support/wait.ts";
 
 /** Resident memory of a process, in MiB. */
 function rssMiB(pid: number): number {
@@ -28,9 +31,7 @@ async function openAndLeave(url: string, index: number): Promise<void> {
     return;
   }
   const controller = new AbortController();
-  const response = await fetch(`${url}/events/stream`, { signal: controller.signal });
-  const reader = response.body!.getReader();
-  for (let text = ""; !text.includes("broker.subscribed");) text += new TextDecoder().decode((await reader.read()).value);
+  const { reader } = await openStream(url, "", { signal: controller.signal });
   controller.abort();
   await reader.cancel().catch(() => {});
 }
@@ -43,20 +44,16 @@ async function churn(url: string, streams: number, concurrency: number): Promise
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-async function openSubscriptions(url: string): Promise<number> {
-  return (await (await fetch(`${url}/subscriptions`)).json()).subscriptions.length;
-}
-
 test(`${runtime}: 10,000 streams opened and closed leave no subscription and no memory growth`, { timeout: 120_000 }, async () => {
   const server = await startServer();
   // A first round lets the runtime's heap settle at its working size (V8 grows it in steps).
   await churn(server.url, 10_000, 50);
-  await eventually(async () => (await openSubscriptions(server.url)) === 0, 5_000, "warm-up streams freed");
+  await eventually(async () => (await listSubscriptions(server.url)).length === 0, 5_000, "warm-up streams freed");
   const before = rssMiB(server.child.pid!);
   const started = Date.now();
   await churn(server.url, 10_000, 50);
   const seconds = (Date.now() - started) / 1_000;
-  await eventually(async () => (await openSubscriptions(server.url)) === 0, 5_000, "every stream freed");
+  await eventually(async () => (await listSubscriptions(server.url)).length === 0, 5_000, "every stream freed");
   const after = rssMiB(server.child.pid!);
   console.log(`churn ${runtime}: 10000 streams in ${seconds.toFixed(1)} s; server RSS ${before.toFixed(1)} MiB -> ${after.toFixed(1)} MiB`);
   assert.ok(after - before < 40, `RSS grew by ${(after - before).toFixed(1)} MiB`);

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import type { Browser } from "playwright-core";
 import { mintToken } from "../../src/cli/token.ts";
 import { launchChromium } from "../support/browser.ts";
+import { listSubscriptions } from "../support/http.ts";
 import { postJson, runtime, startServer } from "../support/server-process.ts";
 
 const secret = "a-test-secret-that-is-long-enough-1234";
@@ -47,8 +48,8 @@ async function attack(browser: Browser, pageOrigin: string, brokerUrl: string, c
 /** The next seq the broker would give, and the names of the subscriptions `headers` may see. */
 async function brokerState(url: string, headers: Record<string, string> = {}) {
   const probe = await fetch(`${url}/events`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: '{"type":"probe"}' });
-  const { subscriptions } = await (await fetch(`${url}/subscriptions`, { headers })).json();
-  return { probeSeq: (await probe.json()).first, subscriptions: subscriptions.map((sub: { name?: string }) => sub.name) };
+  const subscriptions = await listSubscriptions(url, headers);
+  return { probeSeq: (await probe.json()).first, subscriptions: subscriptions.map((sub) => sub.name) };
 }
 
 test(`${runtime}: a page on another origin cannot publish or subscribe through the browser; a listed origin can`, { timeout: 60_000 }, async () => {

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { MAX_WRITE_BYTES } from "../../routes/sse.ts";
-import { postJson, runtime, type RunningServer, sleep, startServer } from "../support/server-process.ts";
+import { postJson, runtime, type RunningServer, startServer } from "../support/server-process.ts";
+import { sleep } from "../support/wait.ts";
 
 const MiB = 1_048_576;
 const BUDGET = 32 * MiB;

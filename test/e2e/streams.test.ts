@@ -2,18 +2,14 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
-import { SseReader } from "../support/sse.ts";
-import { eventually, postJson, runtime, sleep, startServer } from "../support/server-process.ts";
-
-async function subscriptions(url: string): Promise<{ id: string; kind: string; dropped: number; delivered: number }[]> {
-  return (await (await fetch(`${url}/subscriptions`)).json()).subscriptions;
-}
+import { listSubscriptions } from "../support/http.ts";
+import { openStream } from "../support/sse.ts";
+import { postJson, runtime, startServer } from "../support/server-process.ts";
+import { eventually, sleep } from "../support/wait.ts";
 
 test(`${runtime}: an idle stream and a waiting pull both outlive the runtime's 10 s idle timeout`, { timeout: 30_000 }, async () => {
   const server = await startServer();
-  const stream = await fetch(`${server.url}/events/stream`);
-  const reader = new SseReader(stream.body!);
-  await reader.until((m) => m.event === "broker.subscribed");
+  const { reader } = await openStream(server.url);
   const sub = await (await postJson(`${server.url}/subscriptions`, {})).json();
   const started = Date.now();
   const pull = await postJson(`${server.url}/subscriptions/${sub.id}/pull`, { waitMs: 12_500 });
@@ -35,9 +31,8 @@ test(`${runtime}: a stalled reader gets drops while a fast reader and the publis
     stalled.write(`GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
   });
   stalled.pause();
-  const fast = new SseReader((await fetch(`${server.url}/events/stream`)).body!);
-  await fast.until((m) => m.event === "broker.subscribed");
-  await eventually(async () => (await subscriptions(server.url)).length === 2, 3_000, "both streams open");
+  const { reader: fast } = await openStream(server.url);
+  await eventually(async () => (await listSubscriptions(server.url)).length === 2, 3_000, "both streams open");
 
   const payload = "x".repeat(8_000);
   const batch = Array.from({ length: 100 }, () => ({ type: "bulk", data: payload }));
@@ -54,7 +49,7 @@ test(`${runtime}: a stalled reader gets drops while a fast reader and the publis
   }
   assert.equal(received, 6_000, "the fast reader got every event");
   assert.ok(slowestPublishMs < 2_000, `a publish took ${slowestPublishMs} ms`);
-  const counters = await subscriptions(server.url);
+  const counters = await listSubscriptions(server.url);
   const dropped = counters.map((sub) => sub.dropped).sort((a, b) => a - b);
   assert.equal(dropped[0], 0, "the fast reader dropped nothing");
   assert.ok(dropped[1] > 0, "the stalled reader dropped events");
@@ -66,17 +61,15 @@ test(`${runtime}: a stalled reader gets drops while a fast reader and the publis
 test(`${runtime}: a client that goes away frees its subscription`, async () => {
   const server = await startServer();
   const controller = new AbortController();
-  const response = await fetch(`${server.url}/events/stream`, { signal: controller.signal });
-  const reader = new SseReader(response.body!);
-  await reader.until((m) => m.event === "broker.subscribed");
-  assert.equal((await subscriptions(server.url)).length, 1);
+  await openStream(server.url, "", { signal: controller.signal });
+  assert.equal((await listSubscriptions(server.url)).length, 1);
   controller.abort();
-  await eventually(async () => (await subscriptions(server.url)).length === 0, 3_000, "subscription freed");
+  await eventually(async () => (await listSubscriptions(server.url)).length === 0, 3_000, "subscription freed");
   // An abrupt TCP reset frees it too.
   const socket = connect(Number(new URL(server.url).port), "127.0.0.1", () => socket.write("GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n"));
-  await eventually(async () => (await subscriptions(server.url)).length === 1, 3_000, "raw stream open");
+  await eventually(async () => (await listSubscriptions(server.url)).length === 1, 3_000, "raw stream open");
   socket.resetAndDestroy();
-  await eventually(async () => (await subscriptions(server.url)).length === 0, 3_000, "subscription freed after reset");
+  await eventually(async () => (await listSubscriptions(server.url)).length === 0, 3_000, "subscription freed after reset");
   await sleep(10);
   await server.stop();
 });

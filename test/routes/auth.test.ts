@@ -3,7 +3,9 @@ import { test } from "node:test";
 import { sign } from "hono/jwt";
 import { mintToken } from "../../src/cli/token.ts";
 import { problemOf, testApp } from "../support/app.ts";
-import { isEvent, SseReader } from "../support/sse.ts";
+import { listSubscriptions } from "../support/http.ts";
+import { isEvent, openStream } from "../support/sse.ts";
+import { within } from "../support/wait.ts";
 
 const secret = "a-test-secret-that-is-long-enough-1234";
 const token = (sub: string, publish: string[], subscribe: string[], ttlSeconds = 600) =>
@@ -134,9 +136,7 @@ test("a stream sees only the types both its filter and the token allow", async (
   const { app, as } = authApp();
   const admin = as(await token("admin", ["*"], ["*"]));
   const watcher = await token("watcher", [], ["order.*", "trade"]);
-  const response = await app.request(`/events/stream?types=order.*,payment.*&access_token=${watcher}`);
-  assert.equal(response.status, 200);
-  const reader = new SseReader(response.body!);
+  const { reader } = await openStream(app, `?types=order.*,payment.*&access_token=${watcher}`);
   await admin.post("/events", [{ type: "payment.done" }, { type: "trade" }, { type: "order.new" }]);
   const messages = await reader.until((m) => m.id === "3");
   assert.deepEqual(messages.filter(isEvent).map((m) => JSON.parse(m.data).type), ["order.new"]);
@@ -147,8 +147,8 @@ test("a stream sees only the types both its filter and the token allow", async (
 
 test("a required subscription belongs to its creator's sub: 404 to anyone else", async () => {
   const { app, as } = authApp();
-  const alice = as(await token("alice", ["*"], ["*"]));
-  const bob = as(await token("bob", ["*"], ["*"]));
+  const [aliceToken, bobToken] = [await token("alice", ["*"], ["*"]), await token("bob", ["*"], ["*"])];
+  const [alice, bob] = [as(aliceToken), as(bobToken)];
   const sub = await (await alice.post("/subscriptions", { types: ["a"] })).json();
   for (const [method, path, body] of [
     ["GET", `/subscriptions/${sub.id}`], ["PATCH", `/subscriptions/${sub.id}`, { paused: true }],
@@ -157,8 +157,8 @@ test("a required subscription belongs to its creator's sub: 404 to anyone else",
   ] as [string, string, unknown?][]) {
     await problemOf(await bob.send(path, method, body), 404);
   }
-  assert.deepEqual((await (await bob.get("/subscriptions")).json()).subscriptions, []);
-  assert.equal((await (await alice.get("/subscriptions")).json()).subscriptions.length, 1);
+  assert.deepEqual(await listSubscriptions(app, bearer(bobToken)), []);
+  assert.deepEqual((await listSubscriptions(app, bearer(aliceToken))).map((listed) => listed.id), [sub.id]);
   assert.equal((await alice.get(`/subscriptions/${sub.id}`)).status, 200);
   await app.close();
 });
@@ -178,11 +178,10 @@ test("a required subscription's types are narrowed to the token's broker.subscri
 test("a stream is closed with reason token-expired when its token expires", async () => {
   const { app } = authApp();
   const shortLived = await mintToken(secret, { sub: "s", publish: [], subscribe: ["*"], ttlSeconds: 1 });
-  const response = await app.request(`/events/stream?access_token=${shortLived}`);
-  const reader = new SseReader(response.body!);
+  const { reader } = await openStream(app, `?access_token=${shortLived}`);
   const closing = (await reader.until((m) => m.event === "broker.closing", 3_000)).at(-1)!;
   assert.deepEqual(JSON.parse(closing.data), { reason: "token-expired" });
-  assert.equal(await reader.next(), null);
+  assert.equal(await within(reader.next(), 3_000, "the stream's end"), null);
   await app.close();
 });
 
@@ -197,9 +196,9 @@ test("CORS answers preflights for configured origins only, with credentials", as
   assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /Authorization/i);
   const other = await app.request("/healthz", { headers: { origin: "https://evil.example" } });
   assert.equal(other.headers.get("access-control-allow-origin"), null);
-  const stream = await app.request("/events/stream", { headers: { origin: "https://dash.example" } });
-  assert.equal(stream.headers.get("access-control-allow-origin"), "https://dash.example");
-  await stream.body!.cancel();
+  const stream = await openStream(app, "", { headers: { origin: "https://dash.example" } });
+  assert.equal(stream.response.headers.get("access-control-allow-origin"), "https://dash.example");
+  await stream.reader.cancel();
   const problem = await app.request("/subscriptions/nope", { headers: { origin: "https://dash.example" } });
   assert.equal(problem.headers.get("access-control-allow-origin"), "https://dash.example");
   await app.close();

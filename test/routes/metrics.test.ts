@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { testApp } from "../support/app.ts";
-
-/** The value of one series in Prometheus text, or undefined. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(series + " "));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { sample } from "../support/http.ts";
+import { within } from "../support/wait.ts";
 
 test("GET /metrics reports accepted, refused, deliveries, drops, backlog, lag and runtime metrics", async () => {
   const app = testApp({ streamBuffer: 1, maxBodyBytes: 2_000 });
@@ -61,5 +57,19 @@ test("GET /metrics shows how full each part of the memory budget is, and its bou
   }
   assert.ok(sample(text, 'broker_memory_used_bytes{part="history"}')! > 10_000);
   assert.ok(sample(text, 'broker_memory_used_bytes{part="required"}')! > 10_000);
+  await app.close();
+});
+
+test("GET /metrics counts waiting pulls in broker_pull_waits, not subscriptions", async () => {
+  const app = testApp();
+  const waiting = app.broker.subscribe({ kind: "required" });
+  app.broker.subscribe({ kind: "required" });
+  const pullWaits = async () => sample(await (await app.request("/metrics")).text(), "broker_pull_waits");
+  assert.equal(await pullWaits(), 0);
+  const pulls = [1, 2, 3].map(() => app.broker.pull(waiting.id, { waitMs: 1_000 }));
+  assert.equal(await pullWaits(), 3);
+  app.clock.advance(1_000);
+  assert.deepEqual(await within(Promise.all(pulls)), [[], [], []]);
+  assert.equal(await pullWaits(), 0);
   await app.close();
 });

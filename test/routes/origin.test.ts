@@ -10,6 +10,7 @@ const CROSS_SITE_HEADERS: Record<string, string>[] = [
   { origin: "https://broker.test" },
   { origin: "null", "sec-fetch-site": "cross-site" },
   { origin: "null" },
+  { origin: "null", "sec-fetch-site": "same-origin" },
   { "sec-fetch-site": "cross-site" },
   { "sec-fetch-site": "same-site" },
 ];
@@ -29,6 +30,14 @@ test("a POST, PATCH or DELETE from a page on another origin is 403 naming the he
   }
   assert.equal(app.broker.lastSeq, 0);
   assert.deepEqual(app.broker.list().map((s) => [s.id, s.paused]), [[sub.id, false]]);
+  await app.close();
+});
+
+test("Origin: null is refused even when listed", async () => {
+  const app = testApp({ corsOrigins: "null" });
+  const problem = await problemOf(await send(app, "POST", "/events", { origin: "null" }, '{"type":"a"}'), 403);
+  assert.equal(problem.errors?.[0].path, "origin");
+  assert.equal(app.broker.lastSeq, 0);
   await app.close();
 });
 

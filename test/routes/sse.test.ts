@@ -52,7 +52,7 @@ test("encodeItems() frames an event once per kind and shares the frame between s
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A hub with one open connection to a new stream subscription, and a reader of its body. */
-function openStream(options: Parameters<typeof brokerOnFakeClock>[0] = {}) {
+function hubStream(options: Parameters<typeof brokerOnFakeClock>[0] = {}) {
   const { broker } = brokerOnFakeClock(options);
   const hub = new SseHub(60_000, broker.memory.parts.streams);
   const subscription = broker.subscribe({ kind: "stream" });
@@ -68,7 +68,7 @@ function openStream(options: Parameters<typeof brokerOnFakeClock>[0] = {}) {
 }
 
 test("events accepted by separate requests in one turn of the event loop reach a stream as one write", async () => {
-  const { broker, readText, finish } = openStream();
+  const { broker, readText, finish } = hubStream();
   assert.match(await readText(), /^retry: 1000\n\nevent: broker.subscribed\n/);
   const next = readText();
   broker.send({ type: "a" });
@@ -79,7 +79,7 @@ test("events accepted by separate requests in one turn of the event loop reach a
 });
 
 test("a stream is written only when its reader has taken the last write; meanwhile its buffer bounds what waits", async () => {
-  const { broker, subscription, readText, finish } = openStream({ streamBuffer: 2 });
+  const { broker, subscription, readText, finish } = hubStream({ streamBuffer: 2 });
   await readText();
   for (const type of ["a", "b", "c", "d"]) broker.send({ type });
   await nextTurn();
@@ -92,7 +92,7 @@ test("a stream is written only when its reader has taken the last write; meanwhi
 });
 
 test("an event larger than one write goes out in slices of at most MAX_WRITE_BYTES that join into its frame", async () => {
-  const { broker, readBytes, finish } = openStream();
+  const { broker, readBytes, finish } = hubStream();
   await readBytes();
   const data = "€😀é-".repeat(100_000); // multi-byte characters, 1 MB of them
   broker.sendBatch([{ type: "small" }, { type: "big", data }, { type: "after" }]);
@@ -112,7 +112,7 @@ test("an event larger than one write goes out in slices of at most MAX_WRITE_BYT
 });
 
 test("a connection whose reader stalls has handed on one write at most, and gives it back when it ends", async () => {
-  const { broker, readBytes, finish } = openStream();
+  const { broker, readBytes, finish } = hubStream();
   await readBytes();
   const pending = readBytes();
   for (let i = 0; i < 20; i++) broker.send({ type: "big", data: "x".repeat(100_000) });

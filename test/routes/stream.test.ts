@@ -1,25 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { problemOf, testApp } from "../support/app.ts";
-import { isEvent, SseReader } from "../support/sse.ts";
-
-async function openStream(app: ReturnType<typeof testApp>, query = "", headers: Record<string, string> = {}) {
-  const response = await app.request(`/events/stream${query}`, { headers });
-  assert.equal(response.status, 200);
-  const reader = new SseReader(response.body!);
-  const [retry, subscribed] = [await reader.next(), await reader.next()];
-  return { response, reader, retry, subscribed };
-}
+import { isEvent, openStream } from "../support/sse.ts";
+import { within } from "../support/wait.ts";
 
 test("GET /events/stream starts with retry and a named broker.subscribed notice, with SSE headers", async () => {
   const app = testApp();
-  const { response, retry, subscribed, reader } = await openStream(app);
+  const { response, retry, subscribed, reader, id } = await openStream(app);
   assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
   assert.equal(response.headers.get("cache-control"), "no-cache");
   assert.equal(response.headers.get("x-accel-buffering"), "no");
   assert.equal(retry?.retry, 2000);
   assert.equal(subscribed?.event, "broker.subscribed");
-  const { id } = JSON.parse(subscribed!.data);
   assert.equal(app.broker.get(id).kind, "stream");
   await reader.cancel();
   await app.close();
@@ -64,7 +56,7 @@ test("GET /events/stream resumes after Last-Event-ID or ?since, without duplicat
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
   const bySince = await openStream(app, "?since=1");
   assert.deepEqual((await bySince.reader.until((m) => m.id === "3")).map((m) => m.id), ["2", "3"]);
-  const byHeader = await openStream(app, "?since=0", { "last-event-id": "2" });
+  const byHeader = await openStream(app, "?since=0", { headers: { "last-event-id": "2" } });
   await app.post("/events", { type: "a" });
   assert.deepEqual((await byHeader.reader.until((m) => m.id === "4")).map((m) => m.id), ["3", "4"]);
   await bySince.reader.cancel();
@@ -105,12 +97,11 @@ test("GET /events/stream sends a : ping comment every heartbeatMs", async () => 
 
 test("DELETE of a stream's subscription sends broker.closing and ends the stream", async () => {
   const app = testApp();
-  const { reader, subscribed } = await openStream(app);
-  const { id } = JSON.parse(subscribed!.data);
+  const { reader, id } = await openStream(app);
   assert.equal((await app.request(`/subscriptions/${id}`, { method: "DELETE" })).status, 204);
   const [closing] = await reader.until((m) => m.event === "broker.closing");
   assert.deepEqual(JSON.parse(closing.data), { reason: "deleted" });
-  assert.equal(await reader.next(), null);
+  assert.equal(await within(reader.next(), 3_000, "the stream's end"), null);
   await app.close();
 });
 
@@ -120,7 +111,7 @@ test("closing the server sends broker.closing to every stream and ends it", asyn
   const closed = app.close();
   const [closing] = await reader.until((m) => m.event === "broker.closing");
   assert.deepEqual(JSON.parse(closing.data), { reason: "shutdown" });
-  assert.equal(await reader.next(), null);
+  assert.equal(await within(reader.next(), 3_000, "the stream's end"), null);
   await closed;
 });
 

@@ -3,6 +3,8 @@ import { test } from "node:test";
 import { pullBody } from "../../routes/subscription-view.ts";
 import type { Delivery } from "../../src/broker/mod.ts";
 import { problemOf, testApp } from "../support/app.ts";
+import { listSubscriptions, pullsWaiting } from "../support/http.ts";
+import { within } from "../support/wait.ts";
 
 type App = ReturnType<typeof testApp>;
 
@@ -79,9 +81,9 @@ test("pull holds the request until an event arrives", async () => {
   const app = testApp();
   const { sub } = await createSubscription(app);
   const waiting = pull(app, sub.id, { waitMs: 30_000 });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await pullsWaiting(app);
   await app.post("/events", { type: "order.new" });
-  assert.deepEqual((await waiting).map((event) => event.seq), [1]);
+  assert.deepEqual((await within(waiting)).map((event) => event.seq), [1]);
   await app.close();
 });
 
@@ -89,9 +91,11 @@ test("pull answers with no events once waitMs passes", async () => {
   const app = testApp();
   const { sub } = await createSubscription(app);
   const waiting = pull(app, sub.id, { waitMs: 1_000 });
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  app.clock.advance(1_000);
-  assert.deepEqual(await waiting, []);
+  await pullsWaiting(app);
+  app.clock.advance(999);
+  await pullsWaiting(app);
+  app.clock.advance(1);
+  assert.deepEqual(await within(waiting), []);
   await app.close();
 });
 
@@ -159,8 +163,7 @@ test("GET /subscriptions lists both kinds with their counters", async () => {
   const { sub } = await createSubscription(app, { name: "r" });
   const stream = app.broker.subscribe({ kind: "stream", types: ["a"] });
   await app.post("/events", [{ type: "a" }, { type: "a" }]);
-  const { subscriptions } = await (await app.request("/subscriptions")).json();
-  const byKind = Object.fromEntries(subscriptions.map((s: { kind: string }) => [s.kind, s]));
+  const byKind = Object.fromEntries((await listSubscriptions(app)).map((listed) => [listed.kind, listed]));
   assert.equal(byKind.required.id, sub.id);
   assert.equal(byKind.required.backlog, 2);
   assert.equal(byKind.stream.id, stream.id);
@@ -187,9 +190,9 @@ test("DELETE answers 204, then 404; a waiting pull is answered", async () => {
   const app = testApp();
   const { sub } = await createSubscription(app);
   const waiting = pull(app, sub.id, { waitMs: 30_000 });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await pullsWaiting(app);
   assert.equal((await app.request(`/subscriptions/${sub.id}`, { method: "DELETE" })).status, 204);
-  assert.deepEqual(await waiting, []);
+  assert.deepEqual(await within(waiting), []);
   await problemOf(await app.request(`/subscriptions/${sub.id}`, { method: "DELETE" }), 404);
   await problemOf(await app.request(`/subscriptions/${sub.id}`), 404);
   await app.close();

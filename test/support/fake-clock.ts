@@ -1,5 +1,7 @@
 import type { Clock } from "../../src/broker/mod.ts";
 
+const MAX_TIMERS_PER_ADVANCE = 100_000;
+
 /** A clock that only moves when a test advances it, firing due timers in order. */
 export class FakeClock implements Clock {
   #now: number;
@@ -22,10 +24,15 @@ export class FakeClock implements Clock {
     };
   }
 
-  /** Moves time forward by `ms`, running each timer that falls due on the way. */
+  /**
+   * Moves time forward by `ms`, running each timer that falls due on the way. Throws after
+   * `MAX_TIMERS_PER_ADVANCE` of them: a timer that re-arms itself for the same instant would
+   * otherwise spin here for ever, where no test timeout can stop it.
+   */
   advance(ms: number): void {
     const end = this.#now + ms;
-    for (;;) {
+    for (let fired = 0; ; fired++) {
+      if (fired === MAX_TIMERS_PER_ADVANCE) throw new Error(`FakeClock.advance(${ms}) ran ${fired} timers; is one re-arming itself for the same instant?`);
       const due = this.#timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.order - b.order)[0];
       if (!due) break;
       this.#timers = this.#timers.filter((t) => t !== due);

@@ -71,14 +71,3 @@ export function startServer(env: Record<string, string> = {}, { viaCli = false, 
 export function postJson(url: string, body: unknown): Promise<Response> {
   return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds, failing after `timeoutMs`. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 3_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-    await sleep(25);
-  }
-}

@@ -1,4 +1,7 @@
+import assert from "node:assert/strict";
 import { type SseMessage, SseParser } from "../../src/client/mod.ts";
+import { requestTo, type Target } from "./http.ts";
+import { within } from "./wait.ts";
 
 export type { SseMessage };
 
@@ -53,3 +56,17 @@ export class SseReader {
 
 /** Whether a message is an event (unnamed, as EventSource.onmessage sees it). */
 export const isEvent = (message: SseMessage) => message.event === undefined && message.data !== "" && message.comment === undefined;
+
+/**
+ * Opens GET /events/stream`query` and reads its first two messages: the retry line and the
+ * broker.subscribed notice, whose data names the stream's subscription `id`.
+ */
+export async function openStream(target: Target, query = "", init: RequestInit = {}) {
+  const response = await requestTo(target, `/events/stream${query}`, init);
+  if (response.status !== 200) assert.fail(`GET /events/stream${query} answered ${response.status}: ${await response.text()}`);
+  const reader = new SseReader(response.body!);
+  const retry = await within(reader.next(), 3_000, "the retry line");
+  const subscribed = await within(reader.next(), 3_000, "broker.subscribed");
+  assert.equal(subscribed?.event, "broker.subscribed", JSON.stringify(subscribed));
+  return { response, reader, retry, subscribed, id: JSON.parse(subscribed!.data).id as string };
+}
