@@ -1,25 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { ConfigError, envNameOf, flagNameOf, loadSettings, settingsSchema } from "../src/config.ts";
-
-/** The rows of the README's settings table: each setting's variable, flag and default as documented. */
-function documentedSettings(): { name: string; env: string; flag: string; fallback: string }[] {
-  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-  return [...readme.matchAll(/^\| (\w+) \| `(\w+)` \| `(--[a-z-]+)` \| ([^|]+) \|/gm)].map(([, name, env, flag, fallback]) => ({ name, env, flag, fallback: fallback.trim() }));
-}
-
-test("every setting has the variable, flag and default the README's settings table gives it", () => {
-  const documented = documentedSettings();
-  assert.deepEqual(documented.map((row) => row.name).sort(), Object.keys(settingsSchema.shape).sort(), "one row per setting");
-  const defaults: Record<string, unknown> = loadSettings({}, []);
-  for (const { name, env, flag, fallback } of documented) {
-    assert.equal(envNameOf(name), env, name);
-    assert.equal(flagNameOf(name), flag, name);
-    if (fallback === "(none)") assert.ok(defaults[name] === undefined || String(defaults[name]) === "", `${name} has no default`);
-    else assert.equal(String(defaults[name]), fallback, `${name}'s default`);
-  }
-});
+import { ConfigError, envNameOf, flagNameOf, loadSettings } from "../src/config.ts";
 
 test("settings come from PORT, HOST and BROKER_* and flags win over the environment", () => {
   const settings = loadSettings({ PORT: "9000", HOST: "0.0.0.0", BROKER_STREAM_BUFFER: "64", BROKER_HEARTBEAT_MS: "500" }, ["--stream-buffer", "32", "--max-batch=5"]);

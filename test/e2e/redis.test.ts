@@ -6,7 +6,8 @@ import process from "node:process";
 import { test } from "node:test";
 import { type RunningRedis, startRedis } from "../support/redis-server.ts";
 import { isEvent, SseReader } from "../support/sse.ts";
-import { postJson, runtime, type RunningServer, sleep, startServer } from "../support/server-process.ts";
+import { postJson, runtime, type RunningServer, startServer } from "../support/server-process.ts";
+import { sleep } from "../support/wait.ts";
 
 const json = async (response: Response) => {
   const body = await response.json();
@@ -195,6 +196,29 @@ test(`${runtime}: Redis frozen (SIGSTOP): publish, pull and health answer 503 wi
     assert.equal(types[0], "before");
     assert.equal(types.at(-1), "after");
   });
+});
+
+test(`${runtime}: Redis back without its data (no AOF): streams end with reason "reset", and a reader resuming is told broker.reset and misses nothing of the new log`, { timeout: 30_000 }, async () => {
+  let redis = await startRedis({ appendonly: false });
+  const server = await startServer({ BROKER_REDIS_URL: redis.url });
+  try {
+    const stream = new SseReader((await fetch(`${server.url}/events/stream`)).body!);
+    assert.equal((await json(await postJson(`${server.url}/events`, [{ type: "old" }, { type: "old" }]))).last, 2);
+    await stream.until((message) => message.id === "2", 5_000);
+    await redis.stop({ removeDir: true });
+    redis = await startRedis({ appendonly: false, port: redis.port });
+    const ending = await stream.until((message) => message.event === "broker.closing", 8_000);
+    assert.deepEqual(JSON.parse(ending.at(-1)!.data), { reason: "reset" });
+    assert.equal((await json(await postJson(`${server.url}/events`, { type: "new" }))).first, 1, "the new log starts again");
+    const resumed = new SseReader((await fetch(`${server.url}/events/stream`, { headers: { "last-event-id": "2" } })).body!);
+    const messages = await resumed.until((message) => message.id === "1", 5_000);
+    assert.deepEqual(JSON.parse(messages.find((message) => message.event === "broker.reset")!.data), { asked: 2, lastSeq: 1 });
+    assert.equal(JSON.parse(messages.at(-1)!.data).type, "new");
+    await resumed.cancel();
+  } finally {
+    await server.stop("SIGKILL");
+    await redis.stop({ signal: "SIGKILL", removeDir: true });
+  }
 });
 
 async function eventuallyOk(url: string, timeoutMs = 10_000): Promise<void> {

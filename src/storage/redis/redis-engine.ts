@@ -86,7 +86,7 @@ export class RedisEngine implements Engine {
   readonly #tail: Redis;
   readonly #keys: RedisKeys;
   /** Streams and history of this instance, fed by the tail. */
-  readonly #local: Broker;
+  #local: Broker;
   readonly #isoTimeOf = isoTimeFormatter();
   #known = new Map<string, KnownSubscription>();
   #index = new TypeIndex<KnownSubscription>();
@@ -442,12 +442,27 @@ export class RedisEngine implements Engine {
         const after = `${this.#local.lastSeq}-0`;
         const answer = (await this.#tail.xread("COUNT", 1_000, "BLOCK", 1_000, "STREAMS", this.#keys.log(), after)) as [string, [string, string[]][]][] | null;
         if (answer) this.#follow(answer[0][1].map(eventOf));
+        else await this.#startOverIfLogLost();
       } catch (error) {
         if (this.#closed) return;
         this.#failure = error as Error;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
+  }
+
+  /**
+   * Redis came back without the events this instance saw (it ran without AOF, or was
+   * flushed): seqs start again, so this instance's streams end with reason "reset" and
+   * their readers, resuming beyond the new log's end, are told `broker.reset`.
+   */
+  async #startOverIfLogLost(): Promise<void> {
+    const lastSeq = Number((await this.#tail.get(this.#keys.seq())) ?? 0);
+    if (lastSeq >= this.#local.lastSeq) return;
+    const lost = this.#local;
+    this.#local = new Broker({ ...this.#options, journal: undefined });
+    lost.close("reset");
+    await this.#loadHistory();
   }
 
   #follow(events: AcceptedEvent[]): void {
