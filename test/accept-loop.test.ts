@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AcceptLoop, type Listener, type ServeConnection } from "../src/accept-loop.ts";
-import { eventually, sleep } from "./support/server-process.ts";
+import { eventually, sleep } from "./support/wait.ts";
 
 /** A connection that knows its number, whether it was closed unserved, and whether it brings a request that never ends. */
 class FakeConnection {

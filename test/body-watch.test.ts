@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HttpProblem } from "../routes/problem.ts";
 import { withBodyTimeout } from "../src/body-watch.ts";
-import { sleep } from "./support/server-process.ts";
+import { sleep } from "./support/wait.ts";
 
 /** A request whose body sends `chunks`, `gapMs` apart, then ends (or stays open with `end: false`). */
 function trickling(chunks: string[], gapMs: number, end = true): Request {

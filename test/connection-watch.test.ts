@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConnectionWatch } from "../src/connection-watch.ts";
 import type { ConnectionTimer } from "../src/connection-watch.ts";
-import { sleep } from "./support/server-process.ts";
+import { sleep } from "./support/wait.ts";
 
 const TIMEOUT_MS = 100;
 

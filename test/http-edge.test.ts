@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { settingsSchema } from "../src/config.ts";
 import type { ConnectionTimer } from "../src/connection-watch.ts";
 import { Serving } from "../src/serving.ts";
-import { sleep } from "./support/server-process.ts";
+import { sleep } from "./support/wait.ts";
 
 /** The edge of a broker, and a timer recording what it was asked: `hold /path`, `release /path`. */
 function edge(settings: Record<string, string> = {}) {

@@ -4,7 +4,8 @@ import process from "node:process";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { runCli } from "../support/cli.ts";
-import { eventually, runtime, sleep, startServer } from "../support/server-process.ts";
+import { runtime, startServer } from "../support/server-process.ts";
+import { eventually, sleep } from "../support/wait.ts";
 
 test(`${runtime}: broker publish sends one event, or streams NDJSON from stdin and prints the broker's summary`, async () => {
   const server = await startServer();

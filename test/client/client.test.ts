@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BrokerClient, BrokerRequestError, BrokerUnreachableError, type DeliveredEvent, type StreamMessage } from "../../src/client/mod.ts";
-import { eventually, runtime, sleep, startServer } from "../support/server-process.ts";
+import { runtime, startServer } from "../support/server-process.ts";
+import { eventually, sleep } from "../support/wait.ts";
 
 /** Nothing listens on port 1: connecting is refused at once. */
 const NOBODY = "http://127.0.0.1:1";

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { healthStatus, type RawConnection, rawConnection } from "../support/raw-http.ts";
-import { eventually, postJson, runtime, sleep, startServer } from "../support/server-process.ts";
+import { postJson, runtime, startServer } from "../support/server-process.ts";
+import { eventually, sleep } from "../support/wait.ts";
 
 /** Below what the floods below need: each connection costs the server one descriptor. */
 const FILE_LIMIT = 256;

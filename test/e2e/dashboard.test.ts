@@ -5,7 +5,8 @@ import { test } from "node:test";
 import type { Page } from "playwright-core";
 import { mintToken } from "../../src/cli/token.ts";
 import { launchChromium } from "../support/browser.ts";
-import { postJson, runtime, sleep, startServer } from "../support/server-process.ts";
+import { postJson, runtime, startServer } from "../support/server-process.ts";
+import { sleep } from "../support/wait.ts";
 
 /** Every answer of 400 or more the page receives, as "status path". */
 function refusedRequests(page: Page): string[] {

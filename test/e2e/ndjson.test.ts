@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { SseReader } from "../support/sse.ts";
-import { runtime, sleep, startServer } from "../support/server-process.ts";
+import { runtime, startServer } from "../support/server-process.ts";
+import { sleep } from "../support/wait.ts";
 
 /** `producer | curl -T - -H 'content-type: application/x-ndjson' URL`: the test writes curl's stdin over time. */
 function curlUpload(url: string, method: string[] = ["-X", "POST"]) {

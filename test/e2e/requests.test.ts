@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rawConnection, rawExchange, statusOf } from "../support/raw-http.ts";
-import { eventually, runtime, sleep, startServer } from "../support/server-process.ts";
+import { runtime, startServer } from "../support/server-process.ts";
+import { eventually, sleep } from "../support/wait.ts";
 
 test(`${runtime}: a request without Host (HTTP/1.0, or an empty Host) is served like any other`, async () => {
   const server = await startServer();

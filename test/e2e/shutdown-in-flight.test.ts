@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type RawConnection, rawConnection, statusOf } from "../support/raw-http.ts";
-import { runtime, sleep, startServer } from "../support/server-process.ts";
+import { runtime, startServer } from "../support/server-process.ts";
+import { sleep } from "../support/wait.ts";
 
 const event = JSON.stringify({ type: "in.flight" });
 const declared = `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${event.length}\r\n\r\n`;

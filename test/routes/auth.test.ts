@@ -12,8 +12,8 @@ const token = (sub: string, publish: string[], subscribe: string[], ttlSeconds =
   mintToken(secret, { sub, publish, subscribe, ttlSeconds });
 const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}`, "content-type": "application/json" });
 
-function authApp() {
-  const app = testApp({ jwtSecret: secret });
+async function authApp() {
+  const app = await testApp({ jwtSecret: secret });
   const as = (jwt: string) => ({
     get: (path: string) => app.request(path, { headers: bearer(jwt) }),
     post: (path: string, body: unknown) => app.request(path, { method: "POST", headers: bearer(jwt), body: JSON.stringify(body) }),
@@ -23,7 +23,7 @@ function authApp() {
 }
 
 test("with a secret, requests without a valid token answer 401; /healthz stays open", async () => {
-  const { app } = authApp();
+  const { app } = await authApp();
   const missing = await app.post("/events", { type: "a" });
   assert.equal(missing.headers.get("www-authenticate"), 'Bearer realm="event-broker"');
   await problemOf(missing, 401);
@@ -34,23 +34,23 @@ test("with a secret, requests without a valid token answer 401; /healthz stays o
   const problem = await problemOf(await app.request("/events", { method: "POST", headers: bearer(expired), body: '{"type":"a"}' }), 401);
   assert.match(String(problem.detail), /expired/);
   assert.equal((await app.request("/healthz")).status, 200);
-  assert.equal(app.broker.lastSeq, 0);
+  assert.equal(await app.lastSeq(), 0);
   await app.close();
 });
 
 test("publishing a type outside broker.publish is 403 and accepts nothing of the request", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   const producer = as(await token("shop", ["order.*"], []));
   assert.equal((await producer.post("/events", { type: "order.new" })).status, 202);
   const problem = await problemOf(await producer.post("/events", [{ type: "order.new" }, { type: "payment.done" }]), 403);
   assert.equal(problem.errors?.[0].path, "/1/type");
-  assert.equal(app.broker.lastSeq, 1);
+  assert.equal(await app.lastSeq(), 1);
   await problemOf(await as(await token("nobody", [], [])).post("/events", { type: "order.new" }), 403);
   await app.close();
 });
 
 test("the token may come as ?access_token=; a broker_token cookie is no credential", async () => {
-  const { app } = authApp();
+  const { app } = await authApp();
   const jwt = await token("u", ["*"], ["*"]);
   assert.equal((await app.request(`/subscriptions?access_token=${jwt}`)).status, 200);
   await problemOf(await app.request("/subscriptions", { headers: { cookie: `broker_token=${jwt}` } }), 401);
@@ -58,13 +58,13 @@ test("the token may come as ?access_token=; a broker_token cookie is no credenti
 });
 
 test("with access control on, a text/plain POST from a page on another origin is 403 whatever it carries", async () => {
-  const { app } = authApp();
+  const { app } = await authApp();
   const jwt = await token("u", ["*"], ["*"]);
   const crossSite = { origin: "http://evil.example", "content-type": "text/plain", cookie: `broker_token=${jwt}` };
   await problemOf(await app.request("/events", { method: "POST", headers: crossSite, body: '{"type":"csrf"}' }), 403);
   await problemOf(await app.request(`/subscriptions?access_token=${jwt}`, { method: "POST", headers: crossSite, body: '{"types":["*"]}' }), 403);
-  assert.equal(app.broker.lastSeq, 0);
-  assert.deepEqual(app.broker.list(), []);
+  assert.equal(await app.lastSeq(), 0);
+  assert.deepEqual(await app.list(), []);
   await app.close();
 });
 
@@ -72,7 +72,7 @@ test("with access control on, a text/plain POST from a page on another origin is
 const signed = (claims: Record<string, unknown>) => sign({ iat: Math.floor(Date.now() / 1_000), ...claims }, secret, "HS256");
 
 test("a token without sub is 401 saying so: tokens without one cannot share each other's subscriptions", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   for (const claims of [{ "broker.publish": ["*"], "broker.subscribe": ["*"] }, { sub: "", "broker.subscribe": ["x.*"] }]) {
     const problem = await problemOf(await as(await signed(claims)).get("/subscriptions"), 401);
     assert.match(String(problem.detail), /\bsub\b/);
@@ -81,7 +81,7 @@ test("a token without sub is 401 saying so: tokens without one cannot share each
 });
 
 test("grants may be top-level or nested under broker; a token with neither is 401 naming both claims", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   const nested = as(await signed({ sub: "n", broker: { publish: ["order.*"], subscribe: ["order.*"] } }));
   assert.equal((await nested.post("/events", { type: "order.new" })).status, 202);
   await problemOf(await nested.post("/events", { type: "payment.done" }), 403);
@@ -97,12 +97,12 @@ test("grants may be top-level or nested under broker; a token with neither is 40
   const twice = await problemOf(await as(await signed({ sub: "x", "broker.publish": ["a"], broker: { publish: ["*"] } })).get("/subscriptions"), 401);
   assert.match(String(twice.detail), /broker\.publish twice/);
   await problemOf(await as(await signed({ sub: "x", broker: { subscribe: "*" } })).get("/subscriptions"), 401);
-  assert.equal(app.broker.lastSeq, 2);
+  assert.equal(await app.lastSeq(), 2);
   await app.close();
 });
 
 test("a malformed exp, nbf or iat claim is 401 naming the claim as malformed, not as expired", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   const grants = { sub: "x", "broker.publish": ["*"] };
   for (const claim of ["exp", "nbf", "iat"]) {
     for (const value of ["1", "2999999999", null]) {
@@ -113,12 +113,12 @@ test("a malformed exp, nbf or iat claim is 401 naming the claim as malformed, no
   const later = Math.floor(Date.now() / 1_000) + 600;
   assert.match(String((await problemOf(await as(await signed({ ...grants, nbf: later })).post("/events", { type: "a" }), 401)).detail), /not valid yet/);
   assert.equal((await as(await signed({ ...grants, exp: later })).post("/events", { type: "a" })).status, 202);
-  assert.equal(app.broker.lastSeq, 1);
+  assert.equal(await app.lastSeq(), 1);
   await app.close();
 });
 
 test("pulling or listing parked events of a subscription with types the token does not grant is 403 and hands nothing", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   const wide = as(await token("payroll", ["*"], ["*"]));
   const narrow = as(await token("payroll", [], ["x.*"]));
   const sub = await (await wide.post("/subscriptions", { types: ["*"] })).json();
@@ -133,7 +133,7 @@ test("pulling or listing parked events of a subscription with types the token do
 });
 
 test("a stream sees only the types both its filter and the token allow", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   const admin = as(await token("admin", ["*"], ["*"]));
   const watcher = await token("watcher", [], ["order.*", "trade"]);
   const { reader } = await openStream(app, `?types=order.*,payment.*&access_token=${watcher}`);
@@ -146,7 +146,7 @@ test("a stream sees only the types both its filter and the token allow", async (
 });
 
 test("a required subscription belongs to its creator's sub: 404 to anyone else", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   const [aliceToken, bobToken] = [await token("alice", ["*"], ["*"]), await token("bob", ["*"], ["*"])];
   const [alice, bob] = [as(aliceToken), as(bobToken)];
   const sub = await (await alice.post("/subscriptions", { types: ["a"] })).json();
@@ -164,7 +164,7 @@ test("a required subscription belongs to its creator's sub: 404 to anyone else",
 });
 
 test("a required subscription's types are narrowed to the token's broker.subscribe", async () => {
-  const { app, as } = authApp();
+  const { app, as } = await authApp();
   const reader = as(await token("r", ["*"], ["order.*"]));
   const sub = await (await reader.post("/subscriptions", { types: ["*"] })).json();
   assert.deepEqual(sub.types, ["order.*"]);
@@ -176,7 +176,7 @@ test("a required subscription's types are narrowed to the token's broker.subscri
 });
 
 test("a stream is closed with reason token-expired when its token expires", async () => {
-  const { app } = authApp();
+  const { app } = await authApp();
   const shortLived = await mintToken(secret, { sub: "s", publish: [], subscribe: ["*"], ttlSeconds: 1 });
   const { reader } = await openStream(app, `?access_token=${shortLived}`);
   const closing = (await reader.until((m) => m.event === "broker.closing", 3_000)).at(-1)!;
@@ -186,7 +186,7 @@ test("a stream is closed with reason token-expired when its token expires", asyn
 });
 
 test("CORS answers preflights for configured origins only, with credentials", async () => {
-  const app = testApp({ corsOrigins: "https://dash.example" });
+  const app = await testApp({ corsOrigins: "https://dash.example" });
   const preflight = await app.request("/events", {
     method: "OPTIONS",
     headers: { origin: "https://dash.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { testApp } from "../support/app.ts";
+import { type TestApp, testApp } from "../support/app.ts";
 
-const preflight = (app: ReturnType<typeof testApp>, headers: string) =>
+const preflight = (app: TestApp, headers: string) =>
   app.request("/events", {
     method: "OPTIONS",
     headers: { origin: "https://dash.example", "access-control-request-method": "POST", "access-control-request-headers": headers },
   });
 
 test("a preflight may ask for any ce-* header, extensions included; other headers are not reflected", async () => {
-  const app = testApp({ corsOrigins: "https://dash.example" });
+  const app = await testApp({ corsOrigins: "https://dash.example" });
   const response = await preflight(app, "content-type,ce-type,ce-specversion,ce-traceparent,CE-Partitionkey,ce-bad_name,x-evil");
   assert.equal(response.status, 204);
   assert.equal(response.headers.get("access-control-allow-origin"), "https://dash.example");
@@ -20,7 +20,7 @@ test("a preflight may ask for any ce-* header, extensions included; other header
 });
 
 test("binary mode with an extension header works from a listed origin", async () => {
-  const app = testApp({ corsOrigins: "https://dash.example" });
+  const app = await testApp({ corsOrigins: "https://dash.example" });
   const response = await app.request("/events", {
     method: "POST",
     headers: { origin: "https://dash.example", "sec-fetch-site": "cross-site", "ce-type": "a", "ce-traceparent": "00-1", "content-type": "application/json" },

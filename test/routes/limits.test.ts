@@ -4,12 +4,14 @@ import { test } from "node:test";
 import { Hono } from "hono";
 import { errorToResponse } from "../../routes/problem.ts";
 import { problemOf, testApp } from "../support/app.ts";
+import { knownBug } from "../support/engine-kind.ts";
 
-test("a pull beyond maxWaitingPulls is 503 problem+json with Retry-After, and closes its connection", async () => {
-  const app = testApp({ maxWaitingPulls: 1 });
+test("a pull beyond maxWaitingPulls of one process is 503 problem+json with Retry-After, and closes its connection", knownBug({ redis: 6 }), async () => {
+  const app = await testApp({ maxWaitingPulls: 1 });
+  const one = app.one();
   const sub = await (await app.post("/subscriptions", {})).json();
-  const waiting = app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
-  const refused = await app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
+  const waiting = one.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
+  const refused = await one.post(`/subscriptions/${sub.id}/pull`, { waitMs: 10_000 });
   const problem = await problemOf(refused, 503);
   assert.equal(problem.type, "/problems/too-many-pulls");
   assert.equal(refused.headers.get("retry-after"), "1");
@@ -18,10 +20,11 @@ test("a pull beyond maxWaitingPulls is 503 problem+json with Retry-After, and cl
   assert.equal((await waiting).status, 200);
 });
 
-test("a stream beyond maxStreams is 503 problem+json and closes its connection", async () => {
-  const app = testApp({ maxStreams: 1 });
-  const open = await app.request("/events/stream");
-  const refused = await app.request("/events/stream");
+test("a stream beyond maxStreams of one process is 503 problem+json and closes its connection", async () => {
+  const app = await testApp({ maxStreams: 1 });
+  const one = app.one();
+  const open = await one.request("/events/stream");
+  const refused = await one.request("/events/stream");
   assert.equal((await problemOf(refused, 503)).type, "/problems/too-many-subscriptions");
   assert.equal(refused.headers.get("connection"), "close");
   await open.body!.cancel();

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { StreamSubscription } from "../../src/broker/mod.ts";
 import { mintToken } from "../../src/cli/token.ts";
-import { problemOf, testApp } from "../support/app.ts";
+import { problemOf, type TestApp, type TestStream, testApp } from "../support/app.ts";
+import { eventually } from "../support/wait.ts";
+import { IN_PROCESS, onlyOn } from "../support/engine-kind.ts";
 
-type App = ReturnType<typeof testApp>;
 const utf8 = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -32,7 +32,7 @@ function pulledBody(chunks: string[]) {
   return { stream, read };
 }
 
-function postNdjson(app: App, body: ReadableStream<Uint8Array> | string, headers: Record<string, string> = {}) {
+function postNdjson(app: TestApp, body: ReadableStream<Uint8Array> | string, headers: Record<string, string> = {}) {
   return app.request("/events", { method: "POST", headers: { "content-type": "application/x-ndjson", ...headers }, body, duplex: "half" } as RequestInit);
 }
 
@@ -41,36 +41,27 @@ async function summaryOf(response: Response) {
   return response.json();
 }
 
-/** Polls `check` every millisecond; fails after `timeoutMs`. */
-async function until(check: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await sleep(1);
-  }
-}
-
-/** The data of every event a stream subscription has received so far. */
-function dataOf(stream: StreamSubscription): unknown[] {
-  return stream.read().map((item) => JSON.parse((item as { json: string }).json).data);
+/** The data of the next `count` events a stream receives. */
+async function dataOf(stream: TestStream, count: number): Promise<unknown[]> {
+  return (await stream.next(count)).map((event) => event.data);
 }
 
 const line = (data: unknown, type = "tick") => `${JSON.stringify({ type, data })}\n`;
 const lines = (...data: unknown[]) => data.map((item) => line(item)).join("");
 
 test("POST /events with application/x-ndjson accepts each line as it arrives, long before the body ends", async () => {
-  const app = testApp();
-  const watcher = app.broker.subscribe({ kind: "stream" });
+  const app = await testApp();
+  const watcher = await app.openStream();
   const body = producer();
   let answered = false;
   const answer = Promise.resolve(postNdjson(app, body.stream)).then((response) => ((answered = true), response));
   for (const n of [1, 2, 3]) {
     const written = performance.now();
     body.write(line(n));
-    await until(() => app.broker.lastSeq === n, `line ${n} accepted`);
+    await eventually(async () => (await app.lastSeq()) === n, 3_000, `line ${n} accepted`);
     const ms = performance.now() - written;
     assert.ok(ms < 100, `line ${n} took ${ms} ms`);
-    assert.deepEqual(dataOf(watcher), [n]);
+    assert.deepEqual(await dataOf(watcher, 1), [n]);
     await sleep(20);
   }
   assert.equal(answered, false);
@@ -80,27 +71,27 @@ test("POST /events with application/x-ndjson accepts each line as it arrives, lo
 });
 
 test("POST /events with NDJSON groups what has arrived, at most maxBatch lines, each group atomic, never waiting to fill one", async () => {
-  const app = testApp({ maxBatch: 3 });
-  const sub = app.broker.subscribe({ kind: "required" });
+  const app = await testApp({ maxBatch: 3 });
+  const sub = await app.subscribe();
   const body = producer();
   const answer = postNdjson(app, body.stream);
   body.write(lines(1, 2, 3, 4, 5, 6, 7));
-  await until(() => app.broker.lastSeq === 7, "the first seven lines accepted");
+  await eventually(async () => (await app.lastSeq()) === 7, 3_000, "the first seven lines accepted");
   body.write(line(8));
-  await until(() => app.broker.lastSeq === 8, "a line alone accepted without waiting for more");
+  await eventually(async () => (await app.lastSeq()) === 8, 3_000, "a line alone accepted without waiting for more");
   body.write(`${line(9)}${line(10).slice(0, 8)}`);
-  await until(() => app.broker.lastSeq === 9, "the complete line of a chunk accepted");
+  await eventually(async () => (await app.lastSeq()) === 9, 3_000, "the complete line of a chunk accepted");
   body.write(line(10).slice(8));
   body.end();
   assert.equal((await summaryOf(await answer)).accepted, 10);
-  const units = await app.broker.pull(sub.id, { max: 1_000 });
+  const units = await app.pull(sub.id, { max: 1_000 });
   assert.deepEqual(units.map((unit) => unit.events.map((event) => JSON.parse(event.json).data)), [[1, 2, 3], [4, 5, 6], [7], [8], [9], [10]]);
   await app.close();
 });
 
 test("POST /events with NDJSON refuses each bad line alone, reports it by number, and accepts the rest in order", async () => {
-  const app = testApp({ maxBodyBytes: 100 });
-  const watcher = app.broker.subscribe({ kind: "stream" });
+  const app = await testApp({ maxBodyBytes: 100 });
+  const watcher = await app.openStream();
   const body = [
     line(1),
     "not json\n",
@@ -116,7 +107,7 @@ test("POST /events with NDJSON refuses each bad line alone, reports it by number
   ];
   const chunk = new Uint8Array(body.reduce<number[]>((all, part) => [...all, ...(typeof part === "string" ? utf8.encode(part) : part)], []));
   const summary = await summaryOf(await postNdjson(app, new Response(chunk).body!));
-  assert.deepEqual(dataOf(watcher), [1, 3, 8, 11]);
+  assert.deepEqual(await dataOf(watcher, 4), [1, 3, 8, 11]);
   assert.deepEqual({ ...summary, errors: undefined }, { accepted: 4, first: 1, last: 4, duplicates: 0, rejected: 6, errors: undefined });
   assert.deepEqual(summary.errors.map(({ line, status, errors }: { line: number; status: number; errors: { path: string }[] }) => [line, status, errors.map((error) => error.path).sort()]), [
     [2, 400, [""]],
@@ -132,17 +123,17 @@ test("POST /events with NDJSON refuses each bad line alone, reports it by number
 });
 
 test("POST /events with NDJSON accepts the good lines of a group that holds a bad one as one atomic group", async () => {
-  const app = testApp();
-  const sub = app.broker.subscribe({ kind: "required" });
+  const app = await testApp();
+  const sub = await app.subscribe();
   const summary = await summaryOf(await postNdjson(app, `${line(1)}{"type":"bad type"}\n${line(3)}{"type":"ok","source":""}\n${line(5)}`));
   assert.deepEqual(summary.errors.map((refusal: { line: number }) => refusal.line), [2, 4]);
-  const units = await app.broker.pull(sub.id, { max: 1_000 });
+  const units = await app.pull(sub.id, { max: 1_000 });
   assert.deepEqual(units.map((unit) => unit.events.map((event) => event.seq)), [[1, 2, 3]]);
   await app.close();
 });
 
 test("POST /events with NDJSON: maxBodyBytes bounds each line, not the stream", async () => {
-  const app = testApp({ maxBodyBytes: 200 });
+  const app = await testApp({ maxBodyBytes: 200 });
   const body = pulledBody(Array.from({ length: 100 }, (_, i) => line(`event ${i} ${"x".repeat(100)}`)));
   const summary = await summaryOf(await postNdjson(app, body.stream, { "content-length": "20000" }));
   assert.equal(summary.accepted, 100);
@@ -151,13 +142,15 @@ test("POST /events with NDJSON: maxBodyBytes bounds each line, not the stream", 
 });
 
 test("POST /events with NDJSON refuses a group of bad lines with linear work: no line is validated more than three times", async () => {
-  const app = testApp();
+  const app = await testApp();
   let validated = 0;
-  const sendBatch = app.broker.sendBatch.bind(app.broker);
-  app.broker.sendBatch = (events, options) => {
-    validated += events.length;
-    return sendBatch(events, options);
-  };
+  for (const { engine } of app.instances) {
+    const sendBatch = engine.sendBatch.bind(engine);
+    engine.sendBatch = (events, options) => {
+      validated += events.length;
+      return sendBatch(events, options);
+    };
+  }
   const text = `${line("first")}${'{"type":"tick","data":1e400}\n'.repeat(998)}${line("last")}`;
   const summary = await summaryOf(await postNdjson(app, text));
   assert.equal(summary.rejected, 998);
@@ -167,7 +160,7 @@ test("POST /events with NDJSON refuses a group of bad lines with linear work: no
 });
 
 test("POST /events with NDJSON lists the first 100 bad lines by number, ten issues each, and counts them all", async () => {
-  const app = testApp();
+  const app = await testApp();
   const manyIssues = JSON.stringify(Object.fromEntries([["type", "a"], ...Array.from({ length: 30 }, (_, i) => [`Bad_${i}`, 1])]));
   const text = `${manyIssues}\n${"nope\n".repeat(149)}${line("good")}`;
   const summary = await summaryOf(await postNdjson(app, text));
@@ -180,12 +173,12 @@ test("POST /events with NDJSON lists the first 100 bad lines by number, ten issu
 });
 
 test("POST /events with NDJSON counts duplicates within a group and across groups", async () => {
-  const app = testApp();
+  const app = await testApp();
   const event = `${JSON.stringify({ type: "a", source: "/p", id: "o-1" })}\n`;
   const body = producer();
   const answer = postNdjson(app, body.stream);
   body.write(event + event);
-  await until(() => app.broker.lastSeq === 1, "the first line accepted");
+  await eventually(async () => (await app.lastSeq()) === 1, 3_000, "the first line accepted");
   body.write(event);
   body.end();
   assert.deepEqual(await summaryOf(await answer), { accepted: 1, first: 1, last: 1, duplicates: 2, rejected: 0, errors: [] });
@@ -194,32 +187,32 @@ test("POST /events with NDJSON counts duplicates within a group and across group
 
 test("POST /events with NDJSON refuses a line of a type the token may not publish, 403, and accepts the others", async () => {
   const secret = "a-test-secret-that-is-long-enough-1234";
-  const app = testApp({ jwtSecret: secret });
+  const app = await testApp({ jwtSecret: secret });
   const token = await mintToken(secret, { sub: "p", publish: ["order.*"], subscribe: [], ttlSeconds: 600 });
-  const sub = app.broker.subscribe({ kind: "required" });
+  const sub = await app.subscribe();
   const text = `${line(1, "order.new")}${line(2, "audit.read")}${line(3, "audit.read")}${line(4, "order.paid")}`;
   const summary = await summaryOf(await postNdjson(app, text, { authorization: `Bearer ${token}` }));
   const forbidden = { status: 403, errors: [{ path: "/type", message: "is a type this token may not publish" }] };
   assert.deepEqual(summary, { accepted: 2, first: 1, last: 2, duplicates: 0, rejected: 2, errors: [{ line: 2, ...forbidden }, { line: 3, ...forbidden }] });
-  const units = await app.broker.pull(sub.id, { max: 1_000 });
+  const units = await app.pull(sub.id, { max: 1_000 });
   assert.deepEqual(units.map((unit) => unit.events.map((event) => event.seq)), [[1, 2]], "the allowed lines went in as one group");
   await app.close();
 });
 
 test("POST /events with NDJSON stops reading while a required backlog is full and resumes when acked, losing and reordering nothing", async () => {
-  const app = testApp();
-  const sub = app.broker.subscribe({ kind: "required", maxBacklog: 2 });
+  const app = await testApp();
+  const sub = await app.subscribe({ maxBacklog: 2 });
   const body = pulledBody([line(1), line(2), line(3), lines(4, 5, 6, 7, 8), line(9)]);
   const answer = postNdjson(app, body.stream);
-  await until(() => app.broker.lastSeq === 2, "two lines accepted");
+  await eventually(async () => (await app.lastSeq()) === 2, 3_000, "two lines accepted");
   await sleep(200);
-  assert.equal(app.broker.lastSeq, 2);
+  assert.equal(await app.lastSeq(), 2);
   assert.equal(body.read.chunks, 3, "read on past a line it could not accept");
   const seen: unknown[] = [];
   while (seen.length < 9) {
-    const units = await app.broker.pull(sub.id, { max: 100 });
+    const units = await app.pull(sub.id, { max: 100 });
     for (const unit of units) seen.push(...unit.events.map((event) => JSON.parse(event.json).data));
-    if (units.length > 0) app.broker.ack(sub.id, units.at(-1)!.events.at(-1)!.seq);
+    if (units.length > 0) await app.ack(sub.id, units.at(-1)!.events.at(-1)!.seq);
     await sleep(5);
   }
   assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -227,37 +220,37 @@ test("POST /events with NDJSON stops reading while a required backlog is full an
   await app.close();
 });
 
-test("POST /events with NDJSON waits while the memory budget for required backlogs is spent", async () => {
-  const app = testApp({ memoryBudgetBytes: 2_097_152, maxBodyBytes: 600_000 });
-  const sub = app.broker.subscribe({ kind: "required" });
+test("POST /events with NDJSON waits while the memory budget for required backlogs is spent", onlyOn(IN_PROCESS, "Redis keeps required backlogs, not this process's memory budget"), async () => {
+  const app = await testApp({ memoryBudgetBytes: 2_097_152, maxBodyBytes: 600_000 });
+  const sub = await app.subscribe();
   const answer = postNdjson(app, pulledBody([line("x".repeat(500_000)), line("y".repeat(500_000))]).stream);
-  await until(() => app.broker.lastSeq === 1, "the first large line accepted");
+  await eventually(async () => (await app.lastSeq()) === 1, 3_000, "the first large line accepted");
   await sleep(100);
-  assert.equal(app.broker.lastSeq, 1);
-  app.broker.ack(sub.id, (await app.broker.pull(sub.id))[0].events[0].seq);
+  assert.equal(await app.lastSeq(), 1);
+  await app.ack(sub.id, (await app.pull(sub.id))[0].events[0].seq);
   assert.equal((await summaryOf(await answer)).accepted, 2);
   await app.close();
 });
 
 test("POST /events with NDJSON keeps what was accepted when the connection breaks, and not a line cut short", async () => {
-  const app = testApp();
+  const app = await testApp();
   const body = producer();
   const answer = postNdjson(app, body.stream);
   body.write(`${line(1)}{"type":"cut"}`);
-  await until(() => app.broker.lastSeq === 1, "the first line accepted");
+  await eventually(async () => (await app.lastSeq()) === 1, 3_000, "the first line accepted");
   body.breakOff();
   await answer;
   await sleep(50);
-  assert.equal(app.broker.lastSeq, 1);
+  assert.equal(await app.lastSeq(), 1);
   await app.close();
 });
 
 test("POST /events with NDJSON answers 503 with what it accepted when the broker shuts down mid-stream", async () => {
-  const app = testApp();
+  const app = await testApp();
   const body = producer();
   const answer = postNdjson(app, body.stream);
   body.write(line(1));
-  await until(() => app.broker.lastSeq === 1, "the first line accepted");
+  await eventually(async () => (await app.lastSeq()) === 1, 3_000, "the first line accepted");
   await app.close();
   const problem = await problemOf(await answer, 503);
   assert.deepEqual(problem.summary, { accepted: 1, first: 1, last: 1, duplicates: 0, rejected: 0, errors: [] });
@@ -265,7 +258,7 @@ test("POST /events with NDJSON answers 503 with what it accepted when the broker
 
 test("POST /events with NDJSON answers 401 with what it accepted once the token expires mid-stream", async () => {
   const secret = "a-test-secret-that-is-long-enough-1234";
-  const app = testApp({ jwtSecret: secret });
+  const app = await testApp({ jwtSecret: secret });
   const token = await mintToken(secret, { sub: "p", publish: ["*"], subscribe: [], ttlSeconds: 2 });
   const body = producer();
   const answer = postNdjson(app, body.stream, { authorization: `Bearer ${token}` });
@@ -277,20 +270,20 @@ test("POST /events with NDJSON answers 401 with what it accepted once the token 
 });
 
 test("POST /events reads application/jsonl as NDJSON and refuses application/json-seq with 415", async () => {
-  const app = testApp();
+  const app = await testApp();
   assert.equal((await summaryOf(await postNdjson(app, lines(1, 2), { "content-type": "application/jsonl; charset=utf-8" }))).accepted, 2);
   await problemOf(await postNdjson(app, `\u001e${line(3)}`, { "content-type": "application/json-seq" }), 415);
-  assert.equal(app.broker.lastSeq, 2);
+  assert.equal(await app.lastSeq(), 2);
   await app.close();
 });
 
 test("PUT /events is POST /events: curl -T - sends PUT, as the contract's tail -f example does", async () => {
-  const app = testApp();
+  const app = await testApp();
   const response = await app.request("/events", { method: "PUT", headers: { "content-type": "application/x-ndjson" }, body: '{"type":"a"}\n{"type":"b"}\n' });
   assert.equal(response.status, 200);
   assert.equal((await response.json()).accepted, 2);
   const single = await app.request("/events", { method: "PUT", headers: { "content-type": "application/json" }, body: '{"type":"c"}' });
   assert.equal(single.status, 202);
-  assert.equal(app.broker.lastSeq, 3);
+  assert.equal(await app.lastSeq(), 3);
   await app.close();
 });

@@ -25,7 +25,7 @@ const answerSchema = (doc: Document, path: string, method: string, status: numbe
 };
 
 test("GET /openapi.json describes every route, and real requests and answers match it", async () => {
-  const app = testApp();
+  const app = await testApp();
   const response = await app.request("/openapi.json");
   assert.equal(response.status, 200);
   const doc: Document = await response.json();
@@ -66,7 +66,7 @@ test("GET /openapi.json describes every route, and real requests and answers mat
 });
 
 test("the document's request schemas refuse what the routes refuse", async () => {
-  const app = testApp();
+  const app = await testApp();
   const doc: Document = await (await app.request("/openapi.json")).json();
   const ajv = new Ajv2020({ strict: false, logger: false });
   const accepts = (name: string, value: unknown) => ajv.validate(doc.components.schemas[name], value);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { problemOf, testApp } from "../support/app.ts";
+import { problemOf, type TestApp, testApp } from "../support/app.ts";
 
 /** What a page on another origin can send without a preflight: a `no-cors` fetch or a form POST. */
 const CROSS_SITE_HEADERS: Record<string, string>[] = [
@@ -15,12 +15,12 @@ const CROSS_SITE_HEADERS: Record<string, string>[] = [
   { "sec-fetch-site": "same-site" },
 ];
 
-const send = (app: ReturnType<typeof testApp>, method: string, path: string, headers: Record<string, string>, body?: string) =>
+const send = (app: TestApp, method: string, path: string, headers: Record<string, string>, body?: string) =>
   app.request(path, { method, headers: { "content-type": "text/plain", ...headers }, body });
 
 test("a POST, PATCH or DELETE from a page on another origin is 403 naming the header, and changes nothing", async () => {
-  const app = testApp();
-  const sub = app.broker.subscribe({ kind: "required", types: ["a"] });
+  const app = await testApp();
+  const sub = await app.subscribe({ types: ["a"] });
   for (const headers of CROSS_SITE_HEADERS) {
     const problem = await problemOf(await send(app, "POST", "/events", headers, '{"type":"csrf"}'), 403);
     assert.equal(problem.errors?.[0].path, headers.origin === undefined ? "sec-fetch-site" : "origin", JSON.stringify(headers));
@@ -28,21 +28,21 @@ test("a POST, PATCH or DELETE from a page on another origin is 403 naming the he
     await problemOf(await send(app, "PATCH", `/subscriptions/${sub.id}`, headers, '{"paused":true}'), 403);
     await problemOf(await send(app, "DELETE", `/subscriptions/${sub.id}`, headers), 403);
   }
-  assert.equal(app.broker.lastSeq, 0);
-  assert.deepEqual(app.broker.list().map((s) => [s.id, s.paused]), [[sub.id, false]]);
+  assert.equal(await app.lastSeq(), 0);
+  assert.deepEqual((await app.list()).map((s) => [s.id, s.paused]), [[sub.id, false]]);
   await app.close();
 });
 
 test("Origin: null is refused even when listed", async () => {
-  const app = testApp({ corsOrigins: "null" });
+  const app = await testApp({ corsOrigins: "null" });
   const problem = await problemOf(await send(app, "POST", "/events", { origin: "null" }, '{"type":"a"}'), 403);
   assert.equal(problem.errors?.[0].path, "origin");
-  assert.equal(app.broker.lastSeq, 0);
+  assert.equal(await app.lastSeq(), 0);
   await app.close();
 });
 
 test("a cross-origin request is refused before its body is read", async () => {
-  const app = testApp();
+  const app = await testApp();
   let pulls = 0;
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {
@@ -58,7 +58,7 @@ test("a cross-origin request is refused before its body is read", async () => {
 });
 
 test("the broker's own origin, listed origins and requests without Origin may publish; reads are never refused", async () => {
-  const app = testApp({ corsOrigins: "https://dash.example" });
+  const app = await testApp({ corsOrigins: "https://dash.example" });
   const allowed: Record<string, string>[] = [
     {},
     { origin: "http://broker.test" },
@@ -73,6 +73,6 @@ test("the broker's own origin, listed origins and requests without Origin may pu
     assert.equal(response.status, 202, `${JSON.stringify(headers)}: ${await response.text()}`);
   }
   assert.equal((await app.request("/subscriptions", { headers: { origin: "http://evil.example", "sec-fetch-site": "cross-site" } })).status, 200);
-  assert.equal(app.broker.lastSeq, 6);
+  assert.equal(await app.lastSeq(), 6);
   await app.close();
 });

@@ -1,24 +1,25 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { problemOf, testApp } from "../support/app.ts";
+import { knownBug } from "../support/engine-kind.ts";
 import { isEvent, openStream } from "../support/sse.ts";
 import { within } from "../support/wait.ts";
 
 test("GET /events/stream starts with retry and a named broker.subscribed notice, with SSE headers", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { response, retry, subscribed, reader, id } = await openStream(app);
   assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
   assert.equal(response.headers.get("cache-control"), "no-cache");
   assert.equal(response.headers.get("x-accel-buffering"), "no");
   assert.equal(retry?.retry, 2000);
   assert.equal(subscribed?.event, "broker.subscribed");
-  assert.equal(app.broker.get(id).kind, "stream");
+  assert.equal((await app.list()).find((sub) => sub.id === id)?.kind, "stream");
   await reader.cancel();
   await app.close();
 });
 
 test("GET /events/stream sends each event unnamed, with id = seq and the event JSON on one line", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { reader } = await openStream(app);
   await app.post("/events", { type: "order.filled", data: { text: "two\nlines" } });
   const [message] = await reader.until(isEvent);
@@ -32,7 +33,7 @@ test("GET /events/stream sends each event unnamed, with id = seq and the event J
 });
 
 test("GET /events/stream?named=1 adds the event type as the SSE event name", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { reader } = await openStream(app, "?named=1");
   await app.post("/events", { type: "order.filled" });
   const [message] = await reader.until((m) => m.id !== undefined);
@@ -42,7 +43,7 @@ test("GET /events/stream?named=1 adds the event type as the SSE event name", asy
 });
 
 test("GET /events/stream?types filters by exact type and dotted prefix", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { reader } = await openStream(app, "?types=order.filled,trade.*");
   await app.post("/events", [{ type: "order.new" }, { type: "order.filled" }, { type: "trade" }, { type: "trade.x.y" }]);
   const messages = await reader.until((m) => m.id === "4");
@@ -51,8 +52,18 @@ test("GET /events/stream?types filters by exact type and dotted prefix", async (
   await app.close();
 });
 
-test("GET /events/stream resumes after Last-Event-ID or ?since, without duplicates", async () => {
-  const app = testApp();
+test("each event of a batch reaches a stream as its own CloudEvent, with its own seq", knownBug({ redis: 4 }), async () => {
+  const app = await testApp();
+  const { reader } = await openStream(app);
+  await app.post("/events", [{ type: "a" }, { type: "b" }, { type: "c" }]);
+  const events = (await reader.until((m) => m.id === "3")).filter(isEvent).map((m) => JSON.parse(m.data));
+  assert.deepEqual(events.map((event) => [event.specversion, event.type, event.seq]), [["1.0", "a", 1], ["1.0", "b", 2], ["1.0", "c", 3]]);
+  await reader.cancel();
+  await app.close();
+});
+
+test("GET /events/stream resumes after Last-Event-ID or ?since, without duplicates", knownBug({ redis: 1 }), async () => {
+  const app = await testApp();
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
   const bySince = await openStream(app, "?since=1");
   assert.deepEqual((await bySince.reader.until((m) => m.id === "3")).map((m) => m.id), ["2", "3"]);
@@ -64,9 +75,11 @@ test("GET /events/stream resumes after Last-Event-ID or ?since, without duplicat
   await app.close();
 });
 
-test("GET /events/stream sends broker.gap when the resume point is no longer kept", async () => {
-  const app = testApp({ historySize: 2 });
+test("GET /events/stream sends broker.gap when the resume point is no longer kept, in memory or on disk", knownBug({ sqlite: 2 }), async () => {
+  const app = await testApp({ historySize: 2, retainEvents: 2 });
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }, { type: "a" }]);
+  app.clock.advance(1_000); // a sweep applies retention
+  await app.lastSeq(); // and every instance has followed the log
   const { reader } = await openStream(app, "?since=0");
   const messages = await reader.until((m) => m.id === "4");
   assert.equal(messages[0].event, "broker.gap");
@@ -76,7 +89,7 @@ test("GET /events/stream sends broker.gap when the resume point is no longer kep
 });
 
 test("GET /events/stream reports drops with a named broker.dropped notice", async () => {
-  const app = testApp({ streamBuffer: 2 });
+  const app = await testApp({ streamBuffer: 2 });
   const { reader } = await openStream(app);
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }, { type: "a" }, { type: "a" }]);
   const messages = await reader.until((m) => m.event === "broker.dropped");
@@ -87,7 +100,7 @@ test("GET /events/stream reports drops with a named broker.dropped notice", asyn
 });
 
 test("GET /events/stream sends a : ping comment every heartbeatMs", async () => {
-  const app = testApp({ heartbeatMs: 100 });
+  const app = await testApp({ heartbeatMs: 100 });
   const { reader } = await openStream(app);
   const [ping] = await reader.until((m) => m.comment !== undefined, 2_000);
   assert.equal(ping.comment, "ping");
@@ -96,17 +109,32 @@ test("GET /events/stream sends a : ping comment every heartbeatMs", async () => 
 });
 
 test("DELETE of a stream's subscription sends broker.closing and ends the stream", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { reader, id } = await openStream(app);
-  assert.equal((await app.request(`/subscriptions/${id}`, { method: "DELETE" })).status, 204);
+  assert.equal((await (await app.holding(id)).request(`/subscriptions/${id}`, { method: "DELETE" })).status, 204);
   const [closing] = await reader.until((m) => m.event === "broker.closing");
   assert.deepEqual(JSON.parse(closing.data), { reason: "deleted" });
   assert.equal(await within(reader.next(), 3_000, "the stream's end"), null);
   await app.close();
 });
 
+test("a stream's subscription is listed, described, refused a pull and deleted through any instance", knownBug({ redis: 3 }), async () => {
+  const app = await testApp();
+  const [holding, other] = app.apart();
+  const { reader, subscribed } = await openStream(holding);
+  const { id } = JSON.parse(subscribed!.data);
+  const { subscriptions } = await (await other.request("/subscriptions")).json();
+  assert.deepEqual(subscriptions.map((sub: { id: string }) => sub.id), [id]);
+  assert.equal((await (await other.request(`/subscriptions/${id}`)).json()).kind, "stream");
+  await problemOf(await other.post(`/subscriptions/${id}/pull`, {}), 409);
+  assert.equal((await other.request(`/subscriptions/${id}`, { method: "DELETE" })).status, 204);
+  const [closing] = await reader.until((m) => m.event === "broker.closing");
+  assert.deepEqual(JSON.parse(closing.data), { reason: "deleted" });
+  await app.close();
+});
+
 test("closing the server sends broker.closing to every stream and ends it", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { reader } = await openStream(app);
   const closed = app.close();
   const [closing] = await reader.until((m) => m.event === "broker.closing");
@@ -116,27 +144,27 @@ test("closing the server sends broker.closing to every stream and ends it", asyn
 });
 
 test("a client that stops reading frees its subscription", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { reader } = await openStream(app);
-  assert.equal(app.broker.list().length, 1);
+  assert.equal((await app.list()).length, 1);
   await reader.cancel();
-  assert.equal(app.broker.list().length, 0);
+  assert.equal((await app.list()).length, 0);
   await app.close();
 });
 
 test("GET /events/stream answers 400 for bad types, since or Last-Event-ID", async () => {
-  const app = testApp();
+  const app = await testApp();
   const types = await problemOf(await app.request("/events/stream?types=ok,bad%20one"), 400);
   assert.equal(types.errors?.[0].path, "/types/1");
   await problemOf(await app.request("/events/stream?since=-1"), 400);
   await problemOf(await app.request("/events/stream?named=maybe"), 400);
   await problemOf(await app.request("/events/stream", { headers: { "last-event-id": "abc" } }), 400);
-  assert.equal(app.broker.list().length, 0);
+  assert.equal((await app.list()).length, 0);
   await app.close();
 });
 
 test("?source, ?subject and ?filter select among the types, ANDed; GET /subscriptions shows the filters", async () => {
-  const app = testApp();
+  const app = await testApp();
   const filter = encodeURIComponent(JSON.stringify({ any: [{ exact: { region: "eu" } }, { suffix: { subject: "/vip" } }] }));
   const { reader, subscribed } = await openStream(app, `?types=order.*&source=/shop&subject=orders/1&filter=${filter}`);
   await app.post("/events", [
@@ -149,25 +177,25 @@ test("?source, ?subject and ?filter select among the types, ANDed; GET /subscrip
   const messages = await reader.until((message) => message.id === "5");
   assert.deepEqual(messages.filter(isEvent).map((message) => message.id), ["2", "5"]);
   const { id } = JSON.parse(subscribed!.data);
-  const view = await (await app.request(`/subscriptions/${id}`)).json();
+  const view = await (await (await app.holding(id)).request(`/subscriptions/${id}`)).json();
   assert.deepEqual(view.filters, [{ exact: { source: "/shop" } }, { exact: { subject: "orders/1" } }, { any: [{ exact: { region: "eu" } }, { suffix: { subject: "/vip" } }] }]);
   await reader.cancel();
   await app.close();
 });
 
 test("GET /events/stream answers 400 naming each unknown parameter (?type= for ?types=), opening nothing", async () => {
-  const app = testApp();
+  const app = await testApp();
   const response = await app.request("/events/stream?type=order.filled&named=1&sinse=3");
   if (response.status === 200) await response.body!.cancel(); // an open stream would hang problemOf
   const problem = await problemOf(response, 400);
   assert.deepEqual(problem.errors?.map((error) => error.path), ["/type", "/sinse"]);
   assert.match(problem.errors![0].message, /^is not a parameter of the stream; it takes types, since, named, /);
-  assert.equal(app.broker.list().length, 0);
+  assert.equal((await app.list()).length, 0);
   await app.close();
 });
 
 test("GET /events/stream accepts access_token, and source, subject and filter (the attribute filters' parameters)", async () => {
-  const app = testApp();
+  const app = await testApp();
   const filter = encodeURIComponent(JSON.stringify({ prefix: { subject: "orders/" } }));
   const { reader } = await openStream(app, `?types=a&source=/shop&subject=orders/1&filter=${filter}&access_token=t`);
   await reader.cancel();
@@ -175,7 +203,7 @@ test("GET /events/stream accepts access_token, and source, subject and filter (t
 });
 
 test("a bad ?filter is 400 naming the parameter, and opens nothing", async () => {
-  const app = testApp();
+  const app = await testApp();
   const cases: [string, string][] = [
     ["?filter=not-json", "filter"],
     [`?filter=${encodeURIComponent('{"exact":{"Region":"eu"}}')}`, "filter/exact/Region"],
@@ -186,14 +214,14 @@ test("a bad ?filter is 400 naming the parameter, and opens nothing", async () =>
     const problem = await problemOf(await app.request(`/events/stream${query}`), 400);
     assert.ok(problem.errors?.some((error) => error.path === path), `${query.slice(0, 40)}: ${JSON.stringify(problem.errors)}`);
   }
-  assert.equal(app.broker.streamCount, 0);
+  assert.equal(app.openStreams(), 0);
   await app.close();
 });
 
-test("Last-Event-ID past the last seq (ids of an earlier run) gets broker.reset, then the kept history from the start", async () => {
-  const app = testApp();
+test("Last-Event-ID past the last seq (ids of an earlier run) gets broker.reset, then the kept history from the start", knownBug({ redis: 1 }), async () => {
+  const app = await testApp();
   await app.post("/events", [{ type: "a" }, { type: "b" }]);
-  const { reader } = await openStream(app, "", { "last-event-id": "5000" });
+  const { reader } = await openStream(app, "", { headers: { "last-event-id": "5000" } });
   const messages = await reader.until((message) => message.id === "2");
   assert.equal(messages[0].event, "broker.reset");
   assert.deepEqual(JSON.parse(messages[0].data), { asked: 5000, lastSeq: 2 });
@@ -202,12 +230,12 @@ test("Last-Event-ID past the last seq (ids of an earlier run) gets broker.reset,
   await app.close();
 });
 
-test("GET /events/stream?lastEventId= resumes as Last-Event-ID does (event-source-polyfill's reconnect); the header wins", async () => {
-  const app = testApp();
+test("GET /events/stream?lastEventId= resumes as Last-Event-ID does (event-source-polyfill's reconnect); the header wins", knownBug({ redis: 1 }), async () => {
+  const app = await testApp();
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
   const byQuery = await openStream(app, "?since=0&lastEventId=1");
   assert.deepEqual((await byQuery.reader.until((m) => m.id === "3")).map((m) => m.id), ["2", "3"]);
-  const byBoth = await openStream(app, "?lastEventId=1", { "last-event-id": "2" });
+  const byBoth = await openStream(app, "?lastEventId=1", { headers: { "last-event-id": "2" } });
   assert.deepEqual((await byBoth.reader.until((m) => m.id === "3")).map((m) => m.id), ["3"]);
   await problemOf(await app.request("/events/stream?lastEventId=x"), 400);
   await byQuery.reader.cancel();

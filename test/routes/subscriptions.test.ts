@@ -2,27 +2,29 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { pullBody } from "../../routes/subscription-view.ts";
 import type { Delivery } from "../../src/broker/mod.ts";
-import { problemOf, testApp } from "../support/app.ts";
+import { problemOf, type TestApp, testApp } from "../support/app.ts";
+import { knownBug } from "../support/engine-kind.ts";
 import { listSubscriptions, pullsWaiting } from "../support/http.ts";
 import { within } from "../support/wait.ts";
 
-type App = ReturnType<typeof testApp>;
-
-async function createSubscription(app: App, body: unknown = { types: ["order.*"], name: "ledger" }) {
+async function createSubscription(app: TestApp, body: unknown = { types: ["order.*"], name: "ledger" }) {
   const response = await app.post("/subscriptions", body);
   assert.equal(response.status, 201, await response.clone().text());
   return { response, sub: await response.json() };
 }
 
-async function pull(app: App, id: string, body: unknown = { waitMs: 0 }) {
+async function pull(app: Pick<TestApp, "post">, id: string, body: unknown = { waitMs: 0 }) {
   const response = await app.post(`/subscriptions/${id}/pull`, body);
   assert.equal(response.status, 200, await response.clone().text());
   assert.equal(response.headers.get("content-type"), "application/json");
   return (await response.json()).events as { seq: number; type: string; deliveries: number }[];
 }
 
+/** Bytes of pull answers held by the instances' memory budgets. */
+const pullBytesHeld = (app: TestApp) => app.instances.reduce((sum, { engine }) => sum + engine.memory.parts.pulls.used, 0);
+
 test("POST /subscriptions creates a required subscription: 201, Location, and its description", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { response, sub } = await createSubscription(app);
   assert.equal(response.headers.get("location"), `/subscriptions/${sub.id}`);
   assert.equal(sub.kind, "required");
@@ -37,18 +39,18 @@ test("POST /subscriptions creates a required subscription: 201, Location, and it
 });
 
 test("POST /subscriptions with an array creates several at once, or none", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub: created } = await createSubscription(app, [{ types: ["a"] }, { types: ["b"], ackTimeoutMs: 5 }]);
   assert.equal(created.length, 2);
   assert.equal(created[1].ackTimeoutMs, 5);
   const problem = await problemOf(await app.post("/subscriptions", [{ types: ["a"] }, { typo: 1 }]), 400);
   assert.equal(problem.errors?.[0].path, "/1/typo");
-  assert.equal(app.broker.list().length, 2);
+  assert.equal((await app.list()).length, 2);
   await app.close();
 });
 
 test("POST /subscriptions answers 400 naming bad fields", async () => {
-  const app = testApp();
+  const app = await testApp();
   const cases: [unknown, string][] = [
     [{ types: "order.*" }, "/types"],
     [{ types: ["bad type"] }, "/types/0"],
@@ -63,12 +65,12 @@ test("POST /subscriptions answers 400 naming bad fields", async () => {
   }
   await problemOf(await app.post("/subscriptions", "not json"), 400);
   await problemOf(await app.post("/subscriptions", 7), 400);
-  assert.equal(app.broker.list().length, 0);
+  assert.equal((await app.list()).length, 0);
   await app.close();
 });
 
-test("pull answers at once with waiting events, each carrying deliveries", async () => {
-  const app = testApp();
+test("pull answers at once with waiting events, each carrying deliveries", knownBug({ redis: 4 }), async () => {
+  const app = await testApp();
   const { sub } = await createSubscription(app);
   await app.post("/events", [{ type: "order.new" }, { type: "other" }, { type: "order.filled", data: { q: 1 } }]);
   const events = await pull(app, sub.id);
@@ -78,7 +80,7 @@ test("pull answers at once with waiting events, each carrying deliveries", async
 });
 
 test("pull holds the request until an event arrives", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app);
   const waiting = pull(app, sub.id, { waitMs: 30_000 });
   await pullsWaiting(app);
@@ -88,7 +90,7 @@ test("pull holds the request until an event arrives", async () => {
 });
 
 test("pull answers with no events once waitMs passes", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app);
   const waiting = pull(app, sub.id, { waitMs: 1_000 });
   await pullsWaiting(app);
@@ -100,7 +102,7 @@ test("pull answers with no events once waitMs passes", async () => {
 });
 
 test("pull with an empty body uses the defaults", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app);
   await app.post("/events", { type: "order.new" });
   const response = await app.request(`/subscriptions/${sub.id}/pull`, { method: "POST" });
@@ -109,7 +111,7 @@ test("pull with an empty body uses the defaults", async () => {
 });
 
 test("ack is cumulative; below the ack point is a no-op; beyond the delivered is 409", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app, {});
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
   await pull(app, sub.id);
@@ -125,7 +127,7 @@ test("ack is cumulative; below the ack point is a no-op; beyond the delivered is
 });
 
 test("pull with ack acknowledges first, then pulls", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app, {});
   await app.post("/events", { type: "a" });
   await pull(app, sub.id);
@@ -135,8 +137,8 @@ test("pull with ack acknowledges first, then pulls", async () => {
   await app.close();
 });
 
-test("a lapsed lease redelivers from the first unacked event with deliveries counted", async () => {
-  const app = testApp();
+test("a lapsed lease redelivers from the first unacked event with deliveries counted", knownBug({ redis: 4 }), async () => {
+  const app = await testApp();
   const { sub } = await createSubscription(app, { ackTimeoutMs: 1_000 });
   await app.post("/events", [{ type: "a" }, { type: "a" }]);
   await pull(app, sub.id);
@@ -146,24 +148,25 @@ test("a lapsed lease redelivers from the first unacked event with deliveries cou
 });
 
 test("pull answers 400 for bad parameters, 404 for unknown ids, 409 for streams", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app);
   for (const body of [{ max: 0 }, { waitMs: 60_001 }, { max: "10" }, { extra: 1 }]) {
     await problemOf(await app.post(`/subscriptions/${sub.id}/pull`, body), 400);
   }
   await problemOf(await app.post("/subscriptions/nope/pull", {}), 404);
   await problemOf(await app.post("/subscriptions/nope/ack", { seq: 1 }), 404);
-  const stream = app.broker.subscribe({ kind: "stream" });
-  await problemOf(await app.post(`/subscriptions/${stream.id}/pull`, {}), 409);
+  const stream = await app.openStream();
+  await problemOf(await (await app.holding(stream.id)).post(`/subscriptions/${stream.id}/pull`, {}), 409);
   await app.close();
 });
 
 test("GET /subscriptions lists both kinds with their counters", async () => {
-  const app = testApp({ streamBuffer: 1 });
+  const app = await testApp({ streamBuffer: 1 });
   const { sub } = await createSubscription(app, { name: "r" });
-  const stream = app.broker.subscribe({ kind: "stream", types: ["a"] });
+  const stream = await app.openStream({ types: ["a"] });
   await app.post("/events", [{ type: "a" }, { type: "a" }]);
-  const byKind = Object.fromEntries((await listSubscriptions(app)).map((listed) => [listed.kind, listed]));
+  await app.lastSeq(); // the stream's instance has them
+  const byKind = Object.fromEntries((await listSubscriptions(await app.holding(stream.id))).map((listed) => [listed.kind, listed]));
   assert.equal(byKind.required.id, sub.id);
   assert.equal(byKind.required.backlog, 2);
   assert.equal(byKind.stream.id, stream.id);
@@ -173,7 +176,7 @@ test("GET /subscriptions lists both kinds with their counters", async () => {
 });
 
 test("PATCH pauses and resumes: events accepted while paused never arrive", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app, {});
   const paused = await app.request(`/subscriptions/${sub.id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: '{"paused":true}' });
   assert.equal((await paused.json()).paused, true);
@@ -186,20 +189,21 @@ test("PATCH pauses and resumes: events accepted while paused never arrive", asyn
   await app.close();
 });
 
-test("DELETE answers 204, then 404; a waiting pull is answered", async () => {
-  const app = testApp();
+test("DELETE answers 204, then 404; a pull waiting on any instance is answered", knownBug({ redis: 5 }), async () => {
+  const app = await testApp();
+  const [pulling, deleting] = app.apart();
   const { sub } = await createSubscription(app);
-  const waiting = pull(app, sub.id, { waitMs: 30_000 });
-  await pullsWaiting(app);
-  assert.equal((await app.request(`/subscriptions/${sub.id}`, { method: "DELETE" })).status, 204);
+  const waiting = pull(pulling, sub.id, { waitMs: 30_000 });
+  await pullsWaiting(pulling);
+  assert.equal((await deleting.request(`/subscriptions/${sub.id}`, { method: "DELETE" })).status, 204);
   assert.deepEqual(await within(waiting), []);
   await problemOf(await app.request(`/subscriptions/${sub.id}`, { method: "DELETE" }), 404);
   await problemOf(await app.request(`/subscriptions/${sub.id}`), 404);
   await app.close();
 });
 
-test("a required subscription receives every event accepted after it, none skipped, past any stream buffer", async () => {
-  const app = testApp({ streamBuffer: 1 });
+test("a required subscription receives every event accepted after it, none skipped, past any stream buffer", knownBug({ redis: 4 }), async () => {
+  const app = await testApp({ streamBuffer: 1 });
   const { sub } = await createSubscription(app, {});
   for (let i = 0; i < 20; i++) await app.post("/events", [{ type: "a" }, { type: "b" }]);
   const events = await pull(app, sub.id, { max: 1_000, waitMs: 0 });
@@ -207,8 +211,8 @@ test("a required subscription receives every event accepted after it, none skipp
   await app.close();
 });
 
-test("POST extend keeps the lease; nack redelivers from a seq; both answer 409 beyond the delivered", async () => {
-  const app = testApp();
+test("POST extend keeps the lease; nack redelivers from a seq; both answer 409 beyond the delivered", knownBug({ redis: 4 }), async () => {
+  const app = await testApp();
   const { sub } = await createSubscription(app, { ackTimeoutMs: 1_000 });
   await app.post("/events", [{ type: "a" }, { type: "a" }]);
   await pull(app, sub.id);
@@ -227,7 +231,7 @@ test("POST extend keeps the lease; nack redelivers from a seq; both answer 409 b
 });
 
 test("GET parked lists events given up on after maxDeliveries, counted in the subscription", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app, { maxDeliveries: 1 });
   assert.equal(sub.maxDeliveries, 1);
   await app.post("/events", { type: "poison", data: 1 });
@@ -257,16 +261,16 @@ test("a pull body splices each stored event with its delivery count, across deli
 });
 
 test("POST /subscriptions and the other management bodies answer 413 over maxBodyBytes, and change nothing", async () => {
-  const app = testApp({ maxBodyBytes: 100 });
+  const app = await testApp({ maxBodyBytes: 100 });
   await problemOf(await app.post("/subscriptions", { name: "n".repeat(200) }), 413);
-  assert.equal(app.broker.list().length, 0);
+  assert.equal((await app.list()).length, 0);
   const { id } = await (await app.post("/subscriptions", { name: "small" })).json();
   await problemOf(await app.post(`/subscriptions/${id}/ack`, { seq: 0, padding: "p".repeat(200) }), 413);
   await app.close();
 });
 
 test("a pull of large events answers within maxPullBytes as valid JSON, streamed, and the consumer progresses", async () => {
-  const app = testApp({ maxBodyBytes: 2_000_000, maxPullBytes: 3_000_000 });
+  const app = await testApp({ maxBodyBytes: 2_000_000, maxPullBytes: 3_000_000 });
   const { sub } = await createSubscription(app, {});
   for (let i = 0; i < 20; i++) assert.equal((await app.post("/events", { type: "big", data: "x".repeat(1_000_000) })).status, 202);
   const seen: number[] = [];
@@ -276,12 +280,12 @@ test("a pull of large events answers within maxPullBytes as valid JSON, streamed
     seen.push(...events.map((event) => event.seq));
   }
   assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i + 1));
-  assert.equal(app.broker.memory.parts.pulls.used, 0, "every answer was taken whole");
+  assert.equal(pullBytesHeld(app), 0, "every answer was taken whole");
   await app.close();
 });
 
-test("an answer the client does not take in full is delivered again by the next pull", async () => {
-  const app = testApp({ maxBodyBytes: 2_000_000 });
+test("an answer the client does not take in full is delivered again by the next pull", knownBug({ redis: 4 }), async () => {
+  const app = await testApp({ maxBodyBytes: 2_000_000 });
   const { sub } = await createSubscription(app, {});
   await app.post("/events", [{ type: "big", data: "x".repeat(300_000) }, { type: "big", data: "y".repeat(300_000) }]);
   const response = await app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 0 });
@@ -290,24 +294,24 @@ test("an answer the client does not take in full is delivered again by the next 
   await reader.cancel();
   const again = await pull(app, sub.id);
   assert.deepEqual(again.map((event) => event.seq), [1, 2]);
-  assert.equal(app.broker.memory.parts.pulls.used, 0, "the abandoned answer's chunk was let go");
+  assert.equal(pullBytesHeld(app), 0, "the abandoned answer's chunk was let go");
   await app.close();
 });
 
 test("a pull is refused with 503 while the pull answers' part of the memory budget is spent", async () => {
-  const app = testApp();
+  const app = await testApp();
   const { sub } = await createSubscription(app, {});
-  const answers = app.broker.memory.parts.pulls;
-  answers.take(answers.limit);
+  const answers = app.instances.map(({ engine }) => engine.memory.parts.pulls);
+  for (const part of answers) part.take(part.limit);
   const problem = await problemOf(await app.post(`/subscriptions/${sub.id}/pull`, { waitMs: 0 }), 503);
   assert.equal(problem.type, "/problems/memory-full");
-  answers.release(answers.limit);
+  for (const part of answers) part.release(part.limit);
   assert.deepEqual(await pull(app, sub.id), []);
   await app.close();
 });
 
 test("POST /subscriptions with filters delivers only what they select, and shows them", async () => {
-  const app = testApp();
+  const app = await testApp();
   const filters = [{ prefix: { subject: "orders/" } }, { not: { exact: { region: "us" } } }];
   const { sub } = await createSubscription(app, { types: ["order.*"], filters });
   assert.deepEqual(sub.filters, filters);

@@ -61,6 +61,21 @@ export async function startRedis(options: { dir?: string; port?: number; appendo
   };
 }
 
+let shared: Promise<RunningRedis> | undefined;
+
+/**
+ * One redis-server for the whole test process, started on first use, without AOF or
+ * snapshots: it writes nothing to its directory, which goes at once. Killed when the
+ * process exits (Deno ends its children itself).
+ */
+export function sharedRedis(): Promise<RunningRedis> {
+  shared ??= startRedis({ appendonly: false }).then((redis) => {
+    rmSync(redis.dir, { recursive: true, force: true });
+    return redis;
+  });
+  return shared;
+}
+
 function redisServerBinary(): string {
   const found = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).stdout.trim();
   if (found) return found;

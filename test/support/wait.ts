@@ -1,11 +1,11 @@
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it holds, failing after `timeoutMs`. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 3_000, what = "condition"): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-    await sleep(25);
+    await sleep(5);
   }
 }
 

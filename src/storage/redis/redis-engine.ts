@@ -506,7 +506,7 @@ export class RedisEngine implements Engine {
     const old = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], ["-", "+", "COUNT", 1], true);
     const oldest = old.length > 0 ? eventOf(old[0]) : undefined;
     if (oldest && oldest.acceptedAt < now - this.#options.retainMs) before = Math.max(before, Math.min(oldest.seq + 1_000, last + 1));
-    if (before > 1) await this.#call("xtrim", [this.#keys.log()], ["MINID", "~", `${before}-0`], true);
+    if (before > 1) await this.#call("xtrim", [this.#keys.log()], ["MINID", `${before}-0`], true);
   }
 
   /** Runs a script (or, with `plain`, a command) on the command connection; an unreachable Redis is a StorageError. */
