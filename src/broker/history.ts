@@ -95,8 +95,9 @@ export class JournaledHistory implements EventLog {
   }
 
   readAfter(afterSeq: number, max: number): LogRead {
-    if (afterSeq + 1 >= this.ring.oldestSeq) return this.ring.readAfter(afterSeq, max);
     const from = Math.max(afterSeq, this.archive.oldestSeq() - 1);
+    // Nothing the journal holds is older than the ring: the ring answers, with any gap.
+    if (from + 1 >= this.ring.oldestSeq) return this.ring.readAfter(afterSeq, max);
     const events = this.archive.readAfter(from, Math.min(max, this.ring.oldestSeq - from - 1));
     return from > afterSeq ? { events, gap: { from: afterSeq + 1, to: from } } : { events };
   }

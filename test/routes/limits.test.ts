@@ -4,9 +4,8 @@ import { test } from "node:test";
 import { Hono } from "hono";
 import { errorToResponse } from "../../routes/problem.ts";
 import { problemOf, testApp } from "../support/app.ts";
-import { knownBug } from "../support/engine-kind.ts";
 
-test("a pull beyond maxWaitingPulls of one process is 503 problem+json with Retry-After, and closes its connection", knownBug({ redis: 6 }), async () => {
+test("a pull beyond maxWaitingPulls of one process is 503 problem+json with Retry-After, and closes its connection", async () => {
   const app = await testApp({ maxWaitingPulls: 1 });
   const one = app.one();
   const sub = await (await app.post("/subscriptions", {})).json();

@@ -3,7 +3,6 @@ import { test } from "node:test";
 import { pullBody } from "../../routes/subscription-view.ts";
 import type { Delivery } from "../../src/broker/mod.ts";
 import { problemOf, type TestApp, testApp } from "../support/app.ts";
-import { knownBug } from "../support/engine-kind.ts";
 import { listSubscriptions, pullsWaiting } from "../support/http.ts";
 import { within } from "../support/wait.ts";
 
@@ -69,7 +68,7 @@ test("POST /subscriptions answers 400 naming bad fields", async () => {
   await app.close();
 });
 
-test("pull answers at once with waiting events, each carrying deliveries", knownBug({ redis: 4 }), async () => {
+test("pull answers at once with waiting events, each carrying deliveries", async () => {
   const app = await testApp();
   const { sub } = await createSubscription(app);
   await app.post("/events", [{ type: "order.new" }, { type: "other" }, { type: "order.filled", data: { q: 1 } }]);
@@ -137,7 +136,7 @@ test("pull with ack acknowledges first, then pulls", async () => {
   await app.close();
 });
 
-test("a lapsed lease redelivers from the first unacked event with deliveries counted", knownBug({ redis: 4 }), async () => {
+test("a lapsed lease redelivers from the first unacked event with deliveries counted", async () => {
   const app = await testApp();
   const { sub } = await createSubscription(app, { ackTimeoutMs: 1_000 });
   await app.post("/events", [{ type: "a" }, { type: "a" }]);
@@ -156,7 +155,7 @@ test("pull answers 400 for bad parameters, 404 for unknown ids, 409 for streams"
   await problemOf(await app.post("/subscriptions/nope/pull", {}), 404);
   await problemOf(await app.post("/subscriptions/nope/ack", { seq: 1 }), 404);
   const stream = await app.openStream();
-  await problemOf(await (await app.holding(stream.id)).post(`/subscriptions/${stream.id}/pull`, {}), 409);
+  await problemOf(await app.holding(stream.id).post(`/subscriptions/${stream.id}/pull`, {}), 409);
   await app.close();
 });
 
@@ -166,7 +165,7 @@ test("GET /subscriptions lists both kinds with their counters", async () => {
   const stream = await app.openStream({ types: ["a"] });
   await app.post("/events", [{ type: "a" }, { type: "a" }]);
   await app.lastSeq(); // the stream's instance has them
-  const byKind = Object.fromEntries((await listSubscriptions(await app.holding(stream.id))).map((listed) => [listed.kind, listed]));
+  const byKind = Object.fromEntries((await listSubscriptions(app.holding(stream.id))).map((listed) => [listed.kind, listed]));
   assert.equal(byKind.required.id, sub.id);
   assert.equal(byKind.required.backlog, 2);
   assert.equal(byKind.stream.id, stream.id);
@@ -189,7 +188,7 @@ test("PATCH pauses and resumes: events accepted while paused never arrive", asyn
   await app.close();
 });
 
-test("DELETE answers 204, then 404; a pull waiting on any instance is answered", knownBug({ redis: 5 }), async () => {
+test("DELETE answers 204, then 404; a pull waiting on any instance is answered", async () => {
   const app = await testApp();
   const [pulling, deleting] = app.apart();
   const { sub } = await createSubscription(app);
@@ -202,7 +201,7 @@ test("DELETE answers 204, then 404; a pull waiting on any instance is answered",
   await app.close();
 });
 
-test("a required subscription receives every event accepted after it, none skipped, past any stream buffer", knownBug({ redis: 4 }), async () => {
+test("a required subscription receives every event accepted after it, none skipped, past any stream buffer", async () => {
   const app = await testApp({ streamBuffer: 1 });
   const { sub } = await createSubscription(app, {});
   for (let i = 0; i < 20; i++) await app.post("/events", [{ type: "a" }, { type: "b" }]);
@@ -211,7 +210,7 @@ test("a required subscription receives every event accepted after it, none skipp
   await app.close();
 });
 
-test("POST extend keeps the lease; nack redelivers from a seq; both answer 409 beyond the delivered", knownBug({ redis: 4 }), async () => {
+test("POST extend keeps the lease; nack redelivers from a seq; both answer 409 beyond the delivered", async () => {
   const app = await testApp();
   const { sub } = await createSubscription(app, { ackTimeoutMs: 1_000 });
   await app.post("/events", [{ type: "a" }, { type: "a" }]);
@@ -284,7 +283,7 @@ test("a pull of large events answers within maxPullBytes as valid JSON, streamed
   await app.close();
 });
 
-test("an answer the client does not take in full is delivered again by the next pull", knownBug({ redis: 4 }), async () => {
+test("an answer the client does not take in full is delivered again by the next pull", async () => {
   const app = await testApp({ maxBodyBytes: 2_000_000 });
   const { sub } = await createSubscription(app, {});
   await app.post("/events", [{ type: "big", data: "x".repeat(300_000) }, { type: "big", data: "y".repeat(300_000) }]);

@@ -106,11 +106,10 @@ export async function testApp(overrides: SettingsInput = {}) {
       return [instances[first], instances[(first + 1) % instances.length]];
     },
     /** The instance holding stream `id`: a stream lives in the process its reader is connected to. */
-    async holding(id: string): Promise<Instance> {
-      for (const instance of instances) {
-        if ((await instance.engine.list()).some((sub) => sub.id === id && sub.kind === "stream")) return instance;
-      }
-      throw new Error(`no instance holds stream ${id}`);
+    holding(id: string): Instance {
+      const holder = instances.find((instance) => !(instance.engine instanceof RedisEngine) || instance.engine.holds(id));
+      if (!holder) throw new Error(`no instance holds stream ${id}`);
+      return holder;
     },
     /** The seq of the last accepted event (0 before any). */
     lastSeq: () => deployment.lastSeq(),

@@ -38,6 +38,21 @@ export class RedisKeys {
     return `${this.#tag}sub:${id}:parked`;
   }
 
+  /** The ids of the instances that keep streams. */
+  instances(): string {
+    return `${this.#tag}instances`;
+  }
+
+  /** One instance's streams, as views. */
+  streams(instance: string): string {
+    return `${this.#tag}streams:${instance}`;
+  }
+
+  /** Orders between instances, read by every instance's tail. */
+  control(): string {
+    return `${this.#tag}control`;
+  }
+
   /** The publish script's fixed keys, in its order: seq, log, dedupe, dedupe order, version. */
   publishKeys(): string[] {
     return [this.seq(), this.log(), `${this.#tag}dedupe`, `${this.#tag}dedupe:order`, this.version()];

@@ -39,6 +39,7 @@ import {
   SubscriptionNotFoundError,
   type SubscriptionView,
   TooManySubscriptionsError,
+  TooManyWaitingPullsError,
   ValidationError,
   BatchTooLargeError,
   BrokerClosedError,
@@ -51,6 +52,7 @@ import { Selector } from "../../broker/selector.ts";
 import { TypeIndex } from "../../broker/type-index.ts";
 import { unitsFor } from "../../broker/unit.ts";
 import { RedisKeys } from "./keys.ts";
+import { orderOf, STREAM_VIEWS_EVERY_MS, StreamRegistry } from "./stream-registry.ts";
 import * as scripts from "./scripts.ts";
 
 /** Settings of a Redis engine beyond the core's. */
@@ -92,6 +94,11 @@ export class RedisEngine implements Engine {
   #index = new TypeIndex<KnownSubscription>();
   #version = "";
   readonly #waiters = new Set<Waiter>();
+  #waitingPulls = 0;
+  readonly #registry: StreamRegistry;
+  /** The last control order read, so the tail reads each once. */
+  #controlAfter = "0-0";
+  #viewsWrittenAt = 0;
   #tailing: Promise<void> | undefined;
   #closed = false;
   #failure: Error | undefined;
@@ -106,6 +113,7 @@ export class RedisEngine implements Engine {
     this.#tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
     for (const client of [this.#redis, this.#tail]) client.on("error", (error: Error) => (this.#failure = error));
     this.#keys = new RedisKeys(options.prefix);
+    this.#registry = new StreamRegistry(this.#redis, this.#keys, crypto.randomUUID());
     for (const [name, lua] of Object.entries(SCRIPTS)) this.#redis.defineCommand(name, { lua });
   }
 
@@ -116,6 +124,8 @@ export class RedisEngine implements Engine {
       await Promise.all([engine.#redis.connect(), engine.#tail.connect()]);
       await engine.#refresh();
       await engine.#loadHistory();
+      const [lastOrder] = await engine.#redis.xrevrange(engine.#keys.control(), "+", "-", "COUNT", 1);
+      engine.#controlAfter = lastOrder?.[0] ?? "0-0";
     } catch (error) {
       engine.#redis.disconnect();
       engine.#tail.disconnect();
@@ -219,14 +229,38 @@ export class RedisEngine implements Engine {
   }
 
   async openStream(spec: StreamSpec, options?: SubscriberOptions): Promise<StreamSubscription> {
-    return this.#local.subscribe({ kind: "stream", ...spec }, options);
+    if (this.#closed) throw new BrokerClosedError();
+    if (spec.since !== undefined) await this.#catchUp();
+    const stream = this.#local.subscribe({ kind: "stream", ...spec }, options);
+    try {
+      await this.#guard(this.#registry.add(viewOf(stream)));
+    } catch (error) {
+      this.#local.unsubscribe(stream.id);
+      throw error;
+    }
+    return stream;
+  }
+
+  /** Whether stream `id` is served by this instance (every instance lists and describes it). */
+  holds(id: string): boolean {
+    return this.#local.has(id);
+  }
+
+  /** Follows the log to its end now: a stream resumed just after a publish must find it here, though the tail may not have read it yet. */
+  async #catchUp(): Promise<void> {
+    const end = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
+    if (end <= this.#local.lastSeq) return;
+    const entries = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], [`(${this.#local.lastSeq}-0`, `${end}-0`, "COUNT", this.#options.historySize], true);
+    this.#follow(entries.map(eventOf));
   }
 
   async describe(id: string): Promise<SubscriptionView> {
     if (this.#local.has(id)) return viewOf(this.#local.get(id));
     const [spec, state] = await this.#pipeline([["hget", this.#keys.subs(), id], ["hgetall", this.#keys.state(id)]]) as [string | null, Record<string, string>];
-    if (!spec || Object.keys(state).length === 0) throw new SubscriptionNotFoundError(id);
-    return this.#viewOf(JSON.parse(spec), state);
+    if (spec && Object.keys(state).length > 0) return this.#viewOf(JSON.parse(spec), state);
+    const stream = await this.#guard(this.#registry.find(id));
+    if (!stream) throw new SubscriptionNotFoundError(id);
+    return stream.view;
   }
 
   async list(): Promise<SubscriptionView[]> {
@@ -234,33 +268,67 @@ export class RedisEngine implements Engine {
     const ids = Object.keys(specs);
     const states = await this.#pipeline(ids.map((id) => ["hgetall", this.#keys.state(id)])) as Record<string, string>[];
     const required = ids.flatMap((id, index) => (Object.keys(states[index]).length > 0 ? [this.#viewOf(JSON.parse(specs[id]), states[index])] : []));
-    return [...required, ...this.#local.list().map(viewOf)];
+    const streams = await this.#guard(this.#registry.others());
+    return [...required, ...this.#local.list().map(viewOf), ...streams.map((stream) => stream.view)];
   }
 
-  async remove(id: string, reason?: string): Promise<boolean> {
-    if (this.#local.has(id)) return this.#local.unsubscribe(id, reason);
+  async remove(id: string, reason = "deleted"): Promise<boolean> {
+    if (this.#local.has(id)) {
+      this.#local.unsubscribe(id, reason);
+      await this.#registry.delete(id).catch(() => {}); // else its view expires with this instance's others
+      return true;
+    }
     const removed = await this.#call<number>("remove", [this.#keys.subs(), this.#keys.version(), this.#keys.state(id), this.#keys.queue(id), this.#keys.parked(id)], [id]);
-    await this.#refresh();
-    this.#wakeWaitersOf(id);
-    return removed === 1;
+    if (removed === 1) {
+      await this.#guard(this.#registry.order({ op: "subscriptions-changed", to: "*" }));
+      await this.#refresh();
+      return true;
+    }
+    const stream = await this.#guard(this.#registry.find(id));
+    if (!stream) return false;
+    await this.#guard(this.#registry.order({ op: "close", to: stream.instance, id, reason }));
+    return true;
   }
 
   async setPaused(id: string, paused: boolean): Promise<SubscriptionView> {
-    if (this.#local.has(id)) return viewOf(this.#local.setPaused(id, paused));
-    if ((await this.#call<number>("pause", [this.#keys.version(), this.#keys.state(id)], [paused ? 1 : 0])) === 0) throw new SubscriptionNotFoundError(id);
-    await this.#refresh();
-    return this.describe(id);
+    if (this.#local.has(id)) {
+      const view = viewOf(this.#local.setPaused(id, paused));
+      await this.#registry.add(view).catch(() => {}); // else the next write of all views tells the others
+      return view;
+    }
+    if ((await this.#call<number>("pause", [this.#keys.version(), this.#keys.state(id)], [paused ? 1 : 0])) === 1) {
+      await this.#refresh();
+      return this.describe(id);
+    }
+    const stream = await this.#guard(this.#registry.find(id));
+    if (!stream) throw new SubscriptionNotFoundError(id);
+    await this.#guard(this.#registry.order({ op: "pause", to: stream.instance, id, paused }));
+    return { ...stream.view, paused };
   }
 
   async pull(id: string, { max = 100, waitMs = 0, ack, signal }: PullOptions = {}): Promise<Delivery[]> {
     const sub = await this.#required(id);
     if (ack !== undefined) await this.ack(id, ack);
     const deadline = this.#options.clock.now() + Math.min(waitMs, this.#options.maxWaitMs);
-    for (;;) {
-      const { deliveries, leaseEnd } = await this.#take(sub, max);
-      const now = this.#options.clock.now();
-      if (deliveries.length > 0 || now >= deadline || this.#closed || signal?.aborted) return deliveries;
-      await this.#waitFor(sub, Math.min(deadline, leaseEnd ?? Infinity) - now, signal);
+    let waiting = false;
+    try {
+      for (;;) {
+        const taken = await this.#take(sub, max).catch((error) => {
+          if (waiting && error instanceof SubscriptionNotFoundError) return undefined; // deleted while this pull waited
+          throw error;
+        });
+        if (!taken) return [];
+        const now = this.#options.clock.now();
+        if (taken.deliveries.length > 0 || now >= deadline || this.#closed || signal?.aborted) return taken.deliveries;
+        if (!waiting) {
+          if (this.#waitingPulls >= this.#options.maxWaitingPulls) throw new TooManyWaitingPullsError(this.#options.maxWaitingPulls);
+          this.#waitingPulls++;
+          waiting = true;
+        }
+        await this.#waitFor(sub, Math.min(deadline, taken.leaseEnd ?? Infinity) - now, signal);
+      }
+    } finally {
+      if (waiting) this.#waitingPulls--;
     }
   }
 
@@ -378,6 +446,7 @@ export class RedisEngine implements Engine {
     this.#cancelSweep();
     for (const waiter of [...this.#waiters]) waiter.wake();
     this.#local.close("shutdown");
+    await this.#registry.leave().catch(() => {}); // else its views expire
     this.#tail.disconnect();
     await this.#tailing?.catch(() => {});
     await this.#redis.quit().catch(() => this.#redis.disconnect());
@@ -391,8 +460,9 @@ export class RedisEngine implements Engine {
       await this.#refresh();
       sub = this.#known.get(id);
     }
-    if (!sub) throw new SubscriptionNotFoundError(id);
-    return sub;
+    if (sub) return sub;
+    if (await this.#guard(this.#registry.find(id))) throw new NotRequiredError(id);
+    throw new SubscriptionNotFoundError(id);
   }
 
   /** Learns the required subscriptions again when they changed since last time. */
@@ -411,6 +481,7 @@ export class RedisEngine implements Engine {
       index.add(sub, sub.selector.types);
     });
     [this.#known, this.#index, this.#version] = [known, index, version];
+    for (const waiter of [...this.#waiters]) if (!known.has(waiter.id)) waiter.wake(); // removed elsewhere
   }
 
   /** Events by seq: this instance's history has the recent ones; older ones are read from the log. */
@@ -439,10 +510,13 @@ export class RedisEngine implements Engine {
   async #tailLog(): Promise<void> {
     while (!this.#closed) {
       try {
-        const after = `${this.#local.lastSeq}-0`;
-        const answer = (await this.#tail.xread("COUNT", 1_000, "BLOCK", 1_000, "STREAMS", this.#keys.log(), after)) as [string, [string, string[]][]][] | null;
-        if (answer) this.#follow(answer[0][1].map(eventOf));
-        else await this.#startOverIfLogLost();
+        const streams = [this.#keys.log(), this.#keys.control()];
+        const answer = (await this.#tail.xread("COUNT", 1_000, "BLOCK", 1_000, "STREAMS", ...streams, `${this.#local.lastSeq}-0`, this.#controlAfter)) as [string, [string, string[]][]][] | null;
+        if (!answer) await this.#startOverIfLogLost();
+        for (const [stream, entries] of answer ?? []) {
+          if (stream === this.#keys.log()) this.#follow(entries.map(eventOf));
+          else await this.#obey(entries);
+        }
       } catch (error) {
         if (this.#closed) return;
         this.#failure = error as Error;
@@ -462,10 +536,24 @@ export class RedisEngine implements Engine {
     const lost = this.#local;
     this.#local = new Broker({ ...this.#options, journal: undefined });
     lost.close("reset");
+    await this.#registry.write([]);
     await this.#loadHistory();
   }
 
-  #follow(events: AcceptedEvent[]): void {
+  /** Carries out the control orders meant for this instance. */
+  async #obey(entries: readonly [string, string[]][]): Promise<void> {
+    for (const [entryId, fields] of entries) {
+      this.#controlAfter = entryId;
+      const order = orderOf(fields);
+      if (order.op === "subscriptions-changed") await this.#refresh();
+      else if (order.to !== this.#registry.instance || !this.#local.has(order.id)) continue;
+      else if (order.op === "close") await this.remove(order.id, order.reason);
+      else await this.setPaused(order.id, order.paused);
+    }
+  }
+
+  #follow(all: AcceptedEvent[]): void {
+    const events = all.filter((event) => event.seq > this.#local.lastSeq); // the tail and a catch-up may bring the same
     if (events.length === 0) return;
     const parsed = new Map<number, Attributes>();
     const attributesOf = (event: AcceptedEvent) => parsed.get(event.seq) ?? parsed.set(event.seq, JSON.parse(event.json)).get(event.seq)!;
@@ -484,11 +572,15 @@ export class RedisEngine implements Engine {
         if (waiting.has(sub.id)) await this.#call("touch", [this.#keys.state(sub.id)], [now]);
         else if (sub.options.expireAfterMs > 0) {
           const keys = [this.#keys.subs(), this.#keys.version(), this.#keys.state(sub.id), this.#keys.queue(sub.id), this.#keys.parked(sub.id)];
-          await this.#call("expire", keys, [sub.id, now - sub.options.expireAfterMs]);
+          if ((await this.#call("expire", keys, [sub.id, now - sub.options.expireAfterMs])) === 1) await this.#guard(this.#registry.order({ op: "subscriptions-changed", to: "*" }));
         }
       }
       await this.#refresh();
       await this.#trim(now);
+      if (now - this.#viewsWrittenAt >= STREAM_VIEWS_EVERY_MS) {
+        this.#viewsWrittenAt = now;
+        await this.#guard(this.#registry.write(this.#local.list().map(viewOf)));
+      }
     };
     const schedule = () => {
       if (this.#closed) return;
@@ -514,6 +606,15 @@ export class RedisEngine implements Engine {
     try {
       if (plain) return (await (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name](...keys, ...args)) as T;
       return (await (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name](keys.length, ...keys, ...args)) as T;
+    } catch (error) {
+      throw storageError(error);
+    }
+  }
+
+  /** Redis work done elsewhere, its failures as StorageError. */
+  async #guard<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
     } catch (error) {
       throw storageError(error);
     }
