@@ -1,17 +1,22 @@
 /** Serves the broker with Bun: `bun src/bun.ts [--flag value …]`. */
+import { fileURLToPath } from "node:url";
 import { loadSettingsOrExit } from "./config.ts";
+import { isWorker, superviseWorkers } from "./process-group.ts";
 import { Serving } from "./serving.ts";
 
 export async function serveWithBun(args: readonly string[]): Promise<void> {
   const exit = (code: number) => process.exit(code);
-  const serving = await Serving.open(loadSettingsOrExit(Bun.env, args, exit), exit);
+  const settings = loadSettingsOrExit(Bun.env, args, exit);
+  const worker = isWorker(Bun.env);
+  if (settings.processes > 1 && !worker) return superviseWorkers([process.execPath, ...ownScript(), ...args], settings.processes);
+  const serving = await Serving.open(settings, exit);
   const { host, port } = serving.settings;
   const idleTimeout = serving.idleTimeoutSeconds;
   const server = serving.listenOrExit(() => Bun.serve({
     hostname: host,
     port,
     development: false,
-    reusePort: false, // Bun 1.4 shares a port another process holds unless told not to
+    reusePort: worker, // Bun 1.4 shares a port another process holds unless told not to
     idleTimeout, // Bun closes a connection whose headers take longer, and an idle one
     maxRequestBodySize: Number.MAX_SAFE_INTEGER, // routes bound bodies; Bun's 128 MiB would cut a stream open for hours
     fetch: (request) => serving.fetch(request, timer),
@@ -24,6 +29,11 @@ export async function serveWithBun(args: readonly string[]): Promise<void> {
   const stop = () => void (stopping ??= serving.shutdown(() => (stopped = server.stop()), () => stopped!).then(() => process.exit(0)));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+}
+
+/** The script to run again in a worker: none in a compiled binary, which is its own script. */
+function ownScript(): string[] {
+  return import.meta.url.includes("$bunfs") ? [] : [fileURLToPath(import.meta.url)];
 }
 
 if (import.meta.main) await serveWithBun(Bun.argv.slice(2));

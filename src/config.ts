@@ -56,6 +56,8 @@ export const settingsSchema = z.strictObject({
   redisUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
   /** Prefix of every Redis key of this broker. */
   redisPrefix: z.string().min(1).max(64).default("broker:"),
+  /** Processes serving the port, one per core at most worth it; more than one needs Redis to share their state. */
+  processes: whole("a number of processes", 1, 64).default(1),
   /** Events a durable or shared broker keeps, and for how long (ms), whichever ends first. */
   retainEvents: count(1_000_000),
   retainMs: ms(604_800_000, 1),
@@ -76,6 +78,12 @@ export const settingsSchema = z.strictObject({
 }).refine((settings) => !(settings.dataDir && settings.redisUrl), {
   path: ["redisUrl"],
   message: "cannot be set together with BROKER_DATA_DIR: a shared broker keeps its state in Redis",
+}).refine((settings) => settings.processes === 1 || settings.redisUrl, {
+  path: ["processes"],
+  message: "more than 1 needs BROKER_REDIS_URL: separate processes share their state through Redis",
+}).refine((settings) => settings.processes === 1 || settings.port !== 0, {
+  path: ["processes"],
+  message: "more than 1 needs a fixed port (not 0): the processes share it",
 });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -1,14 +1,20 @@
 /** Serves the broker with Deno: `deno run --allow-net --allow-env --allow-read src/deno.ts [--flag value …]`. */
 import { AcceptLoop, type ServeConnection } from "./accept-loop.ts";
 import { loadSettingsOrExit } from "./config.ts";
+import { isWorker, superviseWorkers } from "./process-group.ts";
 import { Serving } from "./serving.ts";
 
 export async function serveWithDeno(args: readonly string[]): Promise<void> {
   const exit = (code: number) => Deno.exit(code);
-  const serving = await Serving.open(loadSettingsOrExit(Deno.env.toObject(), args, exit), exit);
+  const env = Deno.env.toObject();
+  const settings = loadSettingsOrExit(env, args, exit);
+  const worker = isWorker(env);
+  if (settings.processes > 1 && !worker) return superviseWorkers([Deno.execPath(), "run", ...WORKER_PERMISSIONS, import.meta.url, ...args], settings.processes);
+  const serving = await Serving.open(settings, exit);
   const { host, port, headerTimeoutMs } = serving.settings;
   const serveConnection = connectionServer();
-  const listener = serving.listenOrExit(() => Deno.listen({ hostname: host, port }), exit);
+  // reusePort is behind --unstable-net, which only workers are started with.
+  const listener = serving.listenOrExit(() => Deno.listen({ hostname: host, port, ...(worker ? { reusePort: true } : {}) }), exit);
   for (const line of serving.listening(listener.addr.port)) console.log(line);
   const connections = new AcceptLoop<Deno.Conn>({ maxConnections: serving.budget.maxConnections, idleTimeoutMs: headerTimeoutMs, warn: console.error });
   connections.run(listener, serveConnection, (request, timer) => serving.fetch(request, timer));
@@ -16,6 +22,8 @@ export async function serveWithDeno(args: readonly string[]): Promise<void> {
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
 }
+
+const WORKER_PERMISSIONS = ["--unstable-net", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys"];
 
 /**
  * Deno 2.9's `Deno.serve` neither closes a connection whose headers never complete nor

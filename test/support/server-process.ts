@@ -20,9 +20,9 @@ export interface RunningServer {
  * Starts `npm start`'s entry point (or Deno's) on a free port, as a separate process;
  * with `fileLimit`, under `ulimit -n` of that many open files.
  */
-export function startServer(env: Record<string, string> = {}, { viaCli = false, fileLimit = 0 } = {}): Promise<RunningServer> {
+export function startServer(env: Record<string, string> = {}, { viaCli = false, fileLimit = 0, port = 0 } = {}): Promise<RunningServer> {
   const entry = viaCli ? ["src/cli.ts", "serve"] : [`src/${runtime}.ts`];
-  const args = [...(runtime === "bun" ? entry : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys", ...entry]), "--port", "0"];
+  const args = [...(runtime === "bun" ? entry : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys", "--allow-run", ...entry]), "--port", String(port)];
   const command = fileLimit ? ["sh", "-c", `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...args] : [process.execPath, ...args];
   const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, ...env },
