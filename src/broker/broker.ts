@@ -679,7 +679,7 @@ export class Broker {
     this.#lastSeq = state.lastSeq;
     const windowStart = Math.max(0, state.lastSeq - this.options.historySize);
     this.#log.append(journal.readAfter(windowStart, this.options.historySize));
-    for (const event of state.recentProducers(this.#clock.now() - this.options.dedupeWindowMs)) {
+    for (const event of state.recentProducers(this.#clock.now() - this.options.dedupeWindowMs, this.options.dedupeMaxEntries)) {
       if (event.producer) this.#dedupe.remember(DedupeWindow.keyOf(event.producer.source, event.producer.id), event.seq, event.acceptedAt);
     }
     const subs = state.subscriptions.map((record) => {

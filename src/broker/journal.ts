@@ -55,8 +55,8 @@ export interface RecoveredState {
   readonly lastSeq: number;
   readonly subscriptions: readonly SubscriptionRecord[];
   readonly parked: readonly ParkedRecord[];
-  /** The events of the dedupe window: accepted at or after `since`, oldest first. */
-  readonly recentProducers: (since: number) => Iterable<JournalEvent>;
+  /** The events of the dedupe window: accepted at or after `since`, the last `max` at most, oldest first. */
+  readonly recentProducers: (since: number, max: number) => Iterable<JournalEvent>;
 }
 
 export interface Journal {

@@ -121,12 +121,14 @@ export class SqliteJournal implements Journal {
       lastSeq: Math.max(last.seq ?? 0, Number(given?.value ?? 0)),
       subscriptions,
       parked,
-      recentProducers: (since) => this.#since(since),
+      recentProducers: (since, max) => this.#since(since, max),
     };
   }
 
-  *#since(time: number): Iterable<JournalEvent> {
-    yield* this.scan(this.firstSeqSince(time), Number.MAX_SAFE_INTEGER);
+  /** The events accepted since `time`, the last `max` of them at most. */
+  *#since(time: number, max: number): Iterable<JournalEvent> {
+    const lastSeq = (this.#statements.lastSeq.get() as { seq: number | null }).seq ?? 0;
+    yield* this.scan(Math.max(this.firstSeqSince(time), lastSeq - max + 1), lastSeq);
   }
 
   /** Found by a binary search on seq, since acceptance times follow seqs. */
