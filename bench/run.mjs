@@ -3,6 +3,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { storageMeasures, storageRows } from "./storage.mjs";
 
 const SERVER_CPU = "0";
 const LOAD_CPU = "1";
@@ -69,9 +70,9 @@ async function runClient(command, env = {}) {
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
 
 let nextPort = 18_000;
-async function broker(runtime, env = {}) {
+async function broker(runtime, env = {}, cpu = SERVER_CPU) {
   const port = nextPort++;
-  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu: SERVER_CPU, ready: /listening on/, env });
+  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env });
   return { ...server, url: `http://127.0.0.1:${port}` };
 }
 
@@ -228,7 +229,8 @@ function rowsOf(runtime, r) {
       ["8. worst fan-out within the defaults (ms a publish holds the loop)", `1,000 events × 10,000 required ${fmt(r.core.worstFanOut.requiredMs, 1)}; × 10,000 streams ${fmt(r.core.worstFanOut.streamsMs, 1)}`, `nobody subscribed ${fmt(r.core.worstFanOut.aloneMs, 1)}`, `${fmt(r.core.worstFanOut.requiredMs / r.core.worstFanOut.aloneMs, 1)}×; ${fmt(r.core.worstFanOut.streamsMs / r.core.worstFanOut.aloneMs, 1)}×`, "≤ 50 ms"],
     ],
   };
-  return Object.entries(rows).filter(([measure]) => r[measure] !== undefined).flatMap(([, build]) => build().map((row) => [runtime, ...row]));
+  const own = Object.entries(rows).filter(([measure]) => r[measure] !== undefined).flatMap(([, build]) => build());
+  return [...own, ...storageRows(r, { fmt, turnsRatio })].map((row) => [runtime, ...row]);
 }
 
 function table(results) {
@@ -240,6 +242,7 @@ function table(results) {
 }
 
 ensureTools();
+const storage = storageMeasures({ start, runClient, wrk, median, runtimeCommand, broker, port: () => nextPort++, ROUNDS, SECONDS, SERVER_CPU, LOAD_CPU });
 const results = {};
 for (const runtime of RUNTIMES) {
   console.error(`\n# ${runtime}`);
@@ -255,6 +258,13 @@ for (const runtime of RUNTIMES) {
     idle: await step("idle streams", () => measureIdle(runtime)),
     fanout: await step("fan-out", () => measureFanout(runtime)),
     core: await step("core in-process", () => measureCore(runtime)),
+    durablePublish: await step("durable publish, batches of 100", () => storage.durablePublish(runtime)),
+    durableConsume: await step("durable acked consumption vs Redis Streams with AOF", () => storage.durableConsume(runtime)),
+    restart: await step("durable restart", () => storage.restart(runtime)),
+    redisPublish: await step("redis publish, batches of 100", () => storage.redisPublish(runtime)),
+    redisConsume: await step("redis acked consumption vs Redis Streams with AOF", () => storage.redisConsume(runtime)),
+    fanoutAcross: await step("redis fan-out across instances", () => storage.fanoutAcross(runtime)),
+    processes: await step("redis processes, 2 against 1", () => storage.processes(runtime)),
   };
 }
 const summary = table(results);

@@ -308,7 +308,7 @@ test("GET /events reads kept events a page at a time, selected like a stream, an
 
 test("GET /events reports the seqs no longer kept as a gap", async () => {
   const app = await testApp({ historySize: 3, retainEvents: 3 });
-  await app.post("/events", Array.from({ length: 8 }, () => ({ type: "a" })));
+  for (let i = 0; i < 8; i++) await app.post("/events", { type: "a" }); // one by one: a store may keep a publish whole
   app.clock.advance(1_000); // a sweep applies retention
   await app.lastSeq();
   const page = await (await app.request("/events?after=0")).json();

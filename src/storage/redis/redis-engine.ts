@@ -164,9 +164,8 @@ export class RedisEngine implements Engine {
     const prepared = prepareInputs(inputs, pathOf, this.#isoTimeOf(now), this.#options.newId, allowTypes);
     const templates = templatesOf(prepared, (event) => pathOf(prepared.indexOf(event)));
     const args = prepared.flatMap((event, index) => {
-      const key = event.producerId ? `${event.source}\u0000${event.id}` : "";
       const template = templates[index];
-      return [event.type, template.head, template.tail, String(template.size), key, event.producerId ? event.source : "", event.producerId ? event.id : ""];
+      return [event.type, template.head, template.tail, String(template.size), event.producerId ? `${event.source}\u0000${event.id}` : ""];
     });
     for (let attempt = 0; attempt < STALE_RETRIES; attempt++) {
       const targets = this.#targetsOf(prepared);
@@ -250,8 +249,7 @@ export class RedisEngine implements Engine {
   async #catchUp(): Promise<void> {
     const end = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
     if (end <= this.#local.lastSeq) return;
-    const entries = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], [`(${this.#local.lastSeq}-0`, `${end}-0`, "COUNT", this.#options.historySize], true);
-    this.#follow(entries.map(eventOf));
+    this.#follow(await this.#readLog(this.#local.lastSeq + 1, end));
   }
 
   async describe(id: string): Promise<SubscriptionView> {
@@ -410,8 +408,7 @@ export class RedisEngine implements Engine {
 
   async read(afterSeq: number, max: number, selector: Selector): Promise<LogPage> {
     const lastSeq = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
-    const entries = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], [`(${afterSeq}-0`, "+", "COUNT", max], true);
-    const events = entries.map(eventOf);
+    const events = afterSeq >= lastSeq ? [] : await this.#readLog(afterSeq + 1, lastSeq, max);
     const first = events[0]?.seq ?? lastSeq + 1;
     const through = events.at(-1)?.seq ?? lastSeq;
     const gap = first > afterSeq + 1 && afterSeq < lastSeq ? { from: afterSeq + 1, to: Math.min(first - 1, lastSeq) } : undefined;
@@ -494,16 +491,28 @@ export class RedisEngine implements Engine {
       else missing.push(seq);
     }
     for (const [from, to] of rangesOf(missing)) {
-      const entries = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], [`${from}-0`, `${to}-0`], true);
-      for (const event of entries.map(eventOf)) found.set(event.seq, event);
+      for (const event of await this.#readLog(from, to)) found.set(event.seq, event);
     }
     return found;
   }
 
   /** Reads the last `historySize` events into this instance's history, so streams resume here as anywhere. */
   async #loadHistory(): Promise<void> {
-    const newest = await this.#call<[string, string[]][]>("xrevrange", [this.#keys.log()], ["+", "-", "COUNT", this.#options.historySize], true);
-    this.#follow(newest.reverse().map(eventOf));
+    const end = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
+    if (end > 0) this.#follow(await this.#readLog(Math.max(1, end - this.#options.historySize + 1), end));
+  }
+
+  /** The first `max` kept events with seqs `from` to `to`, read a few entries at a time (an entry holds a whole publish). */
+  async #readLog(from: number, to: number, max = Infinity): Promise<AcceptedEvent[]> {
+    const events: AcceptedEvent[] = [];
+    for (let next = from; next <= to && events.length < max;) {
+      const entries = await this.#call<LogEntry[]>("read", [this.#keys.log()], [next, to, LOG_ENTRIES_PER_READ]);
+      const read = entries.flatMap((entry) => eventsOf(entry).events);
+      events.push(...read.filter((event) => event.seq >= next && event.seq <= to));
+      if (entries.length < LOG_ENTRIES_PER_READ || read.length === 0) break;
+      next = read[read.length - 1].seq + 1;
+    }
+    return events.slice(0, max);
   }
 
   /** The one blocking read of this instance: new events, in order, to its streams and waiting pulls; after a failure, again from the last seq seen. */
@@ -514,7 +523,7 @@ export class RedisEngine implements Engine {
         const answer = (await this.#tail.xread("COUNT", 1_000, "BLOCK", 1_000, "STREAMS", ...streams, `${this.#local.lastSeq}-0`, this.#controlAfter)) as [string, [string, string[]][]][] | null;
         if (!answer) await this.#startOverIfLogLost();
         for (const [stream, entries] of answer ?? []) {
-          if (stream === this.#keys.log()) this.#follow(entries.map(eventOf));
+          if (stream === this.#keys.log()) this.#follow(entries.flatMap((entry) => eventsOf(entry).events));
           else await this.#obey(entries);
         }
       } catch (error) {
@@ -595,10 +604,12 @@ export class RedisEngine implements Engine {
     let before = last + 1 - this.#options.retainEvents;
     const held = await this.#pipeline([...this.#known.keys()].map((id) => ["evalsha-held", id])) as number[];
     for (const seq of held) if (seq > 0) before = Math.min(before, seq);
-    const old = await this.#call<[string, string[]][]>("xrange", [this.#keys.log()], ["-", "+", "COUNT", 1], true);
-    const oldest = old.length > 0 ? eventOf(old[0]) : undefined;
-    if (oldest && oldest.acceptedAt < now - this.#options.retainMs) before = Math.max(before, Math.min(oldest.seq + 1_000, last + 1));
-    if (before > 1) await this.#call("xtrim", [this.#keys.log()], ["MINID", `${before}-0`], true);
+    const [oldest] = await this.#call<LogEntry[]>("xrange", [this.#keys.log()], ["-", "+", "COUNT", 1], true);
+    if (oldest && eventsOf(oldest).acceptedAt < now - this.#options.retainMs) before = Math.max(before, Math.min(seqOf(oldest) + 1_000, last + 1));
+    if (before <= 1) return;
+    // From the entry that holds `before`: a publish is kept or let go whole.
+    const [holding] = await this.#call<LogEntry[]>("xrevrange", [this.#keys.log()], [`${before}-0`, "-", "COUNT", 1], true);
+    if (holding) await this.#call("xtrim", [this.#keys.log()], ["MINID", holding[0]], true);
   }
 
   /** Runs a script (or, with `plain`, a command) on the command connection; an unreachable Redis is a StorageError. */
@@ -674,6 +685,7 @@ const SCRIPTS = {
   remove: scripts.REMOVE,
   pause: scripts.PAUSE,
   take: scripts.TAKE,
+  read: scripts.READ,
   ack: scripts.ACK,
   nack: scripts.NACK,
   extend: scripts.EXTEND,
@@ -687,11 +699,19 @@ function pick(options: BrokerOptions) {
   return { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked };
 }
 
-/** A log entry as an accepted event, with what retention needs. */
-function eventOf([id, fields]: [string, string[]]): AcceptedEvent & { acceptedAt: number } {
+/** An entry of the log: the events of one publish, its id the first one's seq. */
+type LogEntry = [string, string[]];
+const LOG_ENTRIES_PER_READ = 16;
+
+const seqOf = ([id]: LogEntry) => Number(id.split("-")[0]);
+
+function eventsOf(entry: LogEntry): { events: AcceptedEvent[]; acceptedAt: number } {
+  const fields = entry[1];
   const field = (name: string) => fields[fields.indexOf(name) + 1];
-  const json = field("j");
-  return { seq: Number(id.split("-")[0]), type: field("t"), json, size: utf8Bytes(json), acceptedAt: Number(field("a")) };
+  const first = seqOf(entry);
+  const types = field("t").split("\n");
+  const events = field("j").split("\n").map((json, i) => ({ seq: first + i, type: types[i], json, size: utf8Bytes(json) }));
+  return { events, acceptedAt: Number(field("a")) };
 }
 
 /** "5-9,12" → [5, 6, 7, 8, 9, 12]. */

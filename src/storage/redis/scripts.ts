@@ -142,36 +142,49 @@ end
  * publish. KEYS: seq, log, dedupe, dedupeOrder, version, then each target subscription's
  * state and queue. ARGV: version, now, dedupeWindowMs, dedupeMaxEntries, eventCount,
  * then per event: type, head, tail, size (JSON bytes without the seq), producer key ("" =
- * none), source, id; then per target (in KEYS order): maxBacklog, the event indexes it
- * takes ("0,2,5"). Returns {"stale"}, {"full", target index}, or {"ok", first, last,
- * duplicate seqs as "i:seq" …} (first/last 0 when nothing new).
+ * none); then per target (in KEYS order): maxBacklog, the event indexes it takes
+ * ("0,2,5"). Returns {"stale"}, {"full", target index}, or {"ok", first, last, duplicate
+ * seqs as "i:seq" …} (first/last 0 when nothing new).
+ *
+ * The new events are one entry of the log, whose id is the first one's seq: types and JSON
+ * texts each joined by "\n" (neither can hold one). The dedupe window is a hash (producer
+ * key → "seq:time") and a list of "time|key" in acceptance order, so a publish costs a
+ * handful of commands whatever its size, and forgets at most 200 keys.
  */
 export const PUBLISH = COMMON + String.raw`
 local version = redis.call("GET", KEYS[5]) or "0"
 if version ~= ARGV[1] then return { "stale" } end
 local now, window, maxEntries, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local events, duplicates, seen, fresh = {}, {}, {}, 0
-local a = 6
+local events, keys, a = {}, {}, 6
 for i = 0, count - 1 do
-  local event = { type = ARGV[a], head = ARGV[a + 1], tail = ARGV[a + 2], size = tonumber(ARGV[a + 3]), key = ARGV[a + 4], source = ARGV[a + 5], id = ARGV[a + 6] }
-  a = a + 7
-  if event.key ~= "" and window > 0 then
-    local earlier = seen[event.key]
-    if earlier then event.duplicate = earlier end
-    if not event.duplicate then
-      local kept = redis.call("HGET", KEYS[3], event.key)
-      if kept then
-        local kseq, kat = string.match(kept, "^(%d+):(%d+)$")
-        if tonumber(kat) > now - window then event.duplicate = "=" .. kseq end
-      end
+  local event = { type = ARGV[a], head = ARGV[a + 1], tail = ARGV[a + 2], size = tonumber(ARGV[a + 3]), key = ARGV[a + 4] }
+  a = a + 5
+  if window == 0 then event.key = "" end
+  if event.key ~= "" then keys[#keys + 1] = event.key end
+  events[i] = event
+end
+-- Duplicates: of an event the window holds, or of an earlier event of this publish.
+local kept = {}
+if #keys > 0 then
+  local values = redis.call("HMGET", KEYS[3], unpack(keys))
+  for j = 1, #keys do
+    local value = values[j]
+    if value then
+      local kseq, kat = string.match(value, "^(%d+):(%d+)$")
+      if tonumber(kat) > now - window then kept[keys[j]] = kseq end
     end
   end
-  if not event.duplicate then
+end
+local seen, fresh = {}, 0
+for i = 0, count - 1 do
+  local event = events[i]
+  if event.key ~= "" and kept[event.key] then event.duplicate = "=" .. kept[event.key]
+  elseif event.key ~= "" and seen[event.key] then event.duplicate = "#" .. seen[event.key]
+  else
     fresh = fresh + 1
     event.index = fresh
-    if event.key ~= "" then seen[event.key] = "#" .. fresh end
+    if event.key ~= "" then seen[event.key] = fresh end
   end
-  events[i] = event
 end
 -- What each target takes of what is new, and whether it has room.
 local targets, t = {}, 0
@@ -193,19 +206,24 @@ if fresh > 0 then
   local last = redis.call("INCRBY", KEYS[1], fresh)
   local first = last - fresh + 1
   result[2], result[3] = first, last
+  local types, jsons, remembered, order = {}, {}, {}, {}
   for i = 0, count - 1 do
     local event = events[i]
     if not event.duplicate then
       event.seq = first + event.index - 1
-      local fields = { "t", event.type, "j", event.head .. event.seq .. event.tail, "b", first, "a", now }
+      types[#types + 1] = event.type
+      jsons[#jsons + 1] = event.head .. event.seq .. event.tail
       if event.key ~= "" then
-        fields[#fields + 1] = "s"; fields[#fields + 1] = event.source
-        fields[#fields + 1] = "i"; fields[#fields + 1] = event.id
-        redis.call("HSET", KEYS[3], event.key, event.seq .. ":" .. now)
-        redis.call("ZADD", KEYS[4], now, event.key)
+        remembered[#remembered + 1] = event.key
+        remembered[#remembered + 1] = event.seq .. ":" .. now
+        order[#order + 1] = now .. "|" .. event.key
       end
-      redis.call("XADD", KEYS[2], event.seq .. "-0", unpack(fields))
     end
+  end
+  redis.call("XADD", KEYS[2], first .. "-0", "t", table.concat(types, "\n"), "j", table.concat(jsons, "\n"), "a", now)
+  if #order > 0 then
+    redis.call("HSET", KEYS[3], unpack(remembered))
+    redis.call("RPUSH", KEYS[4], unpack(order))
   end
   for _, target in ipairs(targets) do
     if #target.takes > 0 then
@@ -226,14 +244,37 @@ for i = 0, count - 1 do
     result[#result + 1] = i .. ":" .. seq
   end
 end
--- Forget what the dedupe window no longer holds, a bounded number at a time.
-local expired = redis.call("ZRANGEBYSCORE", KEYS[4], "-inf", now - window, "LIMIT", 0, 200)
-for _, key in ipairs(expired) do redis.call("HDEL", KEYS[3], key); redis.call("ZREM", KEYS[4], key) end
-local over = redis.call("ZCARD", KEYS[4]) - maxEntries
-if over > 0 then
-  for _, key in ipairs(redis.call("ZPOPMIN", KEYS[4], math.min(over, 200))) do redis.call("HDEL", KEYS[3], key) end
+-- Forget what the window no longer holds (too old, or beyond its size), 200 keys at most;
+-- a key remembered again since keeps its newer entry.
+local oldest = redis.call("LRANGE", KEYS[4], 0, 199)
+local n = math.max(0, math.min(redis.call("LLEN", KEYS[4]) - maxEntries, 200))
+while n < #oldest and tonumber(string.match(oldest[n + 1], "^(%d+)|")) <= now - window do n = n + 1 end
+if n > 0 then
+  redis.call("LTRIM", KEYS[4], n, -1)
+  local forgotten, times = {}, {}
+  for j = 1, n do
+    local bar = string.find(oldest[j], "|", 1, true)
+    times[j], forgotten[j] = string.sub(oldest[j], 1, bar - 1), string.sub(oldest[j], bar + 1)
+  end
+  local values = redis.call("HMGET", KEYS[3], unpack(forgotten))
+  local gone = {}
+  for j = 1, n do
+    if values[j] and string.match(values[j], ":(%d+)$") == times[j] then gone[#gone + 1] = forgotten[j] end
+  end
+  if #gone > 0 then redis.call("HDEL", KEYS[3], unpack(gone)) end
 end
 return result
+`;
+
+/**
+ * read: the log's entries holding seqs `from` to `to` ("+" for the end), at most `count`
+ * entries, starting with the one holding `from`. KEYS: log. ARGV: from, to, count.
+ */
+export const READ = String.raw`
+local holding = redis.call("XREVRANGE", KEYS[1], ARGV[1] .. "-0", "-", "COUNT", 1)
+local start = holding[1] and holding[1][1] or "-"
+local stop = ARGV[2] == "+" and "+" or ARGV[2] .. "-0"
+return redis.call("XRANGE", KEYS[1], start, stop, "COUNT", ARGV[3])
 `;
 
 /**
