@@ -218,6 +218,23 @@ test("POST /events answers duplicates with their count and the seqs they already
   await app.close();
 });
 
+test("the dedupe window forgets a producer's id once dedupeWindowMs has passed, and the oldest ids beyond dedupeMaxEntries", async () => {
+  const app = await testApp({ dedupeWindowMs: 1_000, dedupeMaxEntries: 2 });
+  const publish = async (id: string) => await accepted(await app.post("/events", { type: "a", source: "/p", id }));
+  const twice = await accepted(await app.post("/events", [{ type: "a", source: "/p", id: "x" }, { type: "a", source: "/p", id: "x" }]));
+  assert.deepEqual(twice, { accepted: 1, first: 1, last: 1, duplicates: 1, duplicateSeqs: [1] }, "a duplicate within one publish");
+  app.clock.advance(999);
+  assert.deepEqual((await publish("x")).duplicateSeqs, [1], "still within the window");
+  app.clock.advance(1);
+  assert.equal((await publish("x")).first, 2, "the window has passed: accepted again");
+  await publish("y");
+  await publish("z"); // three remembered, two kept: the oldest, x, is forgotten
+  assert.deepEqual((await publish("z")).duplicateSeqs, [4]);
+  assert.deepEqual((await publish("y")).duplicateSeqs, [3]);
+  assert.equal((await publish("x")).first, 5, "forgotten for room");
+  await app.close();
+});
+
 test("a publish that would take required backlogs past their memory budget answers 503 memory-full with Retry-After, accepting nothing", onlyOn(IN_PROCESS, "Redis keeps required backlogs, not this process's memory budget"), async () => {
   const app = await testApp({ memoryBudgetBytes: 2_097_152, maxBodyBytes: 2_000_000 });
   const { id } = await (await app.post("/subscriptions", {})).json();

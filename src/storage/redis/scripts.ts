@@ -246,9 +246,14 @@ for i = 0, count - 1 do
 end
 -- Forget what the window no longer holds (too old, or beyond its size), 200 keys at most;
 -- a key remembered again since keeps its newer entry.
-local oldest = redis.call("LRANGE", KEYS[4], 0, 199)
-local n = math.max(0, math.min(redis.call("LLEN", KEYS[4]) - maxEntries, 200))
-while n < #oldest and tonumber(string.match(oldest[n + 1], "^(%d+)|")) <= now - window do n = n + 1 end
+local over = redis.call("LLEN", KEYS[4]) - maxEntries
+local first = redis.call("LINDEX", KEYS[4], 0)
+local n, oldest = 0, {}
+if over > 0 or (first and tonumber(string.match(first, "^(%d+)|")) <= now - window) then
+  oldest = redis.call("LRANGE", KEYS[4], 0, 199)
+  n = math.max(0, math.min(over, 200))
+  while n < #oldest and tonumber(string.match(oldest[n + 1], "^(%d+)|")) <= now - window do n = n + 1 end
+end
 if n > 0 then
   redis.call("LTRIM", KEYS[4], n, -1)
   local forgotten, times = {}, {}
