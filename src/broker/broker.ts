@@ -666,7 +666,7 @@ export class Broker {
       if (sub.kind === "required") before = Math.min(before, sub.oldestHeldSeq() ?? before);
     }
     const started = this.#clock.now();
-    while (journal.trim(before, TRIM_STEP_EVENTS) === TRIM_STEP_EVENTS && this.#clock.now() - started < TRIM_STEP_MS);
+    while (journal.trim(before, TRIM_STEP_EVENTS) >= TRIM_STEP_EVENTS && this.#clock.now() - started < TRIM_STEP_MS);
   }
 
   /**

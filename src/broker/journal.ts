@@ -76,7 +76,7 @@ export interface Journal {
   oldestSeq(): number;
   /** The first seq accepted at or after `time` (lastSeq + 1 when none was). */
   firstSeqSince(time: number): number;
-  /** Removes events with a seq below `beforeSeq`, at most `max` of them; returns how many. */
+  /** Removes the oldest publishes whose events all have a seq below `beforeSeq`, about `max` events (a publish goes whole); returns how many. */
   trim(beforeSeq: number, max: number): number;
   close(): void;
 }

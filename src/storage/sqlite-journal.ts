@@ -1,6 +1,8 @@
 /**
  * The broker's journal in one SQLite database (`node:sqlite`, synchronous, in Bun and Deno
- * alike): accepted events, required subscriptions and their parked events. Written in WAL
+ * alike): accepted events, required subscriptions and their parked events. A publish is one
+ * row (its events' types and JSON texts each joined by "\n", which neither can hold), so
+ * its cost on disk barely grows with its size, and retention keeps or drops it whole. Written in WAL
  * mode; `sync: "full"` makes every commit reach the disk before it returns, `"normal"`
  * leaves that to a checkpoint every second (a power loss may cost that second, a crash of
  * the process nothing).
@@ -11,9 +13,12 @@ import { join } from "node:path";
 import { type Journal, type JournalEvent, type ParkedRecord, type RecoveredState, StorageError, type SubscriptionRecord, utf8Bytes } from "../broker/mod.ts";
 
 const APPLICATION = "event-broker";
-const FORMAT = 1;
+const FORMAT = 2;
 const FILE = "broker.sqlite";
-const PAGE = 1_000;
+/** Publishes read at a time. */
+const PAGE = 64;
+/** The first seq of the publish holding seq ?1 (or of the last before it). */
+const HOLDING = "coalesce((SELECT first FROM publishes WHERE first <= ?1 ORDER BY first DESC LIMIT 1), 0)";
 
 /** Why the journal cannot be opened: a clear line for the operator, nothing changed on disk. */
 export class JournalOpenError extends Error {}
@@ -79,8 +84,8 @@ export class SqliteJournal implements Journal {
       BEGIN;
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       INSERT INTO meta VALUES ('application', '${APPLICATION}'), ('format', '${FORMAT}');
-      CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, json TEXT NOT NULL, batch INTEGER NOT NULL,
-        accepted_at INTEGER NOT NULL, source TEXT, producer_id TEXT);
+      CREATE TABLE publishes (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
+        types TEXT NOT NULL, jsons TEXT NOT NULL, producers TEXT);
       CREATE TABLE subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE parked (subscription TEXT NOT NULL, seq INTEGER NOT NULL, deliveries INTEGER NOT NULL, type TEXT NOT NULL,
         json TEXT NOT NULL, PRIMARY KEY (subscription, seq)) WITHOUT ROWID;
@@ -89,18 +94,20 @@ export class SqliteJournal implements Journal {
 
   #prepare(): Record<string, StatementSync> {
     const sql = {
-      insertEvent: "INSERT INTO events (seq, type, json, batch, accepted_at, source, producer_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      lastSeq: "SELECT max(seq) AS seq FROM events",
-      oldestSeq: "SELECT min(seq) AS seq FROM events",
-      readAfter: "SELECT seq, type, json, batch, accepted_at, source, producer_id FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-      acceptedAt: "SELECT accepted_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1",
+      insertPublish: "INSERT INTO publishes (first, last, accepted_at, types, jsons, producers) VALUES (?, ?, ?, ?, ?, ?)",
+      lastSeq: "SELECT last AS seq FROM publishes ORDER BY first DESC LIMIT 1",
+      oldestSeq: "SELECT min(first) AS seq FROM publishes",
+      // Each from the publish holding seq ?1, found on the primary key: the tables are never scanned.
+      publishesFrom: `SELECT first, last, accepted_at, types, jsons, producers FROM publishes WHERE first >= ${HOLDING} AND last >= ?1 ORDER BY first LIMIT ?2`,
+      acceptedAt: `SELECT accepted_at FROM publishes WHERE first >= ${HOLDING} AND last >= ?1 ORDER BY first LIMIT 1`,
+      trimmable: "SELECT first, last FROM publishes WHERE first < ?1 AND last < ?1 ORDER BY first LIMIT ?2",
       saveSubscription: "INSERT OR REPLACE INTO subscriptions (id, record) VALUES (?, ?)",
       removeSubscription: "DELETE FROM subscriptions WHERE id = ?",
       subscriptions: "SELECT record FROM subscriptions",
       removeParked: "DELETE FROM parked WHERE subscription = ?",
       insertParked: "INSERT OR REPLACE INTO parked (subscription, seq, deliveries, type, json) VALUES (?, ?, ?, ?, ?)",
       parked: "SELECT subscription, seq, deliveries, type, json FROM parked ORDER BY subscription, seq",
-      trim: "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ? ORDER BY seq LIMIT ?)",
+      trim: "DELETE FROM publishes WHERE first <= ?",
       meta: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
       metaOf: "SELECT value FROM meta WHERE key = ?",
     };
@@ -108,7 +115,7 @@ export class SqliteJournal implements Journal {
   }
 
   recover(): RecoveredState {
-    const last = this.#statements.lastSeq.get() as { seq: number | null };
+    const last = this.#statements.lastSeq.get() as { seq: number } | undefined;
     // Events may all have been trimmed: the highest seq ever given is kept beside them.
     const given = this.#statements.metaOf.get("lastSeq") as { value?: string } | undefined;
     const subscriptions = (this.#statements.subscriptions.all() as { record: string }[]).map((row) => JSON.parse(row.record) as SubscriptionRecord);
@@ -118,7 +125,7 @@ export class SqliteJournal implements Journal {
       deliveries: row.deliveries,
     }));
     return {
-      lastSeq: Math.max(last.seq ?? 0, Number(given?.value ?? 0)),
+      lastSeq: Math.max(last?.seq ?? 0, Number(given?.value ?? 0)),
       subscriptions,
       parked,
       recentProducers: (since, max) => this.#since(since, max),
@@ -127,14 +134,14 @@ export class SqliteJournal implements Journal {
 
   /** The events accepted since `time`, the last `max` of them at most. */
   *#since(time: number, max: number): Iterable<JournalEvent> {
-    const lastSeq = (this.#statements.lastSeq.get() as { seq: number | null }).seq ?? 0;
+    const lastSeq = (this.#statements.lastSeq.get() as { seq: number } | undefined)?.seq ?? 0;
     yield* this.scan(Math.max(this.firstSeqSince(time), lastSeq - max + 1), lastSeq);
   }
 
   /** Found by a binary search on seq, since acceptance times follow seqs. */
   firstSeqSince(time: number): number {
     let low = this.oldestSeq();
-    let high = (this.#statements.lastSeq.get() as { seq: number | null }).seq ?? low - 1;
+    let high = (this.#statements.lastSeq.get() as { seq: number } | undefined)?.seq ?? low - 1;
     while (low <= high) {
       const middle = Math.floor((low + high) / 2);
       const row = this.#statements.acceptedAt.get(middle) as { accepted_at: number } | undefined;
@@ -146,11 +153,13 @@ export class SqliteJournal implements Journal {
 
   commitEvents(events: readonly JournalEvent[]): void {
     if (events.length === 0) return;
+    const { seq: first, acceptedAt } = events[0];
+    const last = events[events.length - 1].seq;
+    const types = events.map((event) => event.type).join("\n");
+    const jsons = events.map((event) => event.json).join("\n");
     this.#transaction(() => {
-      for (const event of events) {
-        this.#statements.insertEvent.run(event.seq, event.type, event.json, event.batch, event.acceptedAt, event.producer?.source ?? null, event.producer?.id ?? null);
-      }
-      this.#statements.meta.run("lastSeq", String(events[events.length - 1].seq));
+      this.#statements.insertPublish.run(first, last, acceptedAt, types, jsons, producersOf(events));
+      this.#statements.meta.run("lastSeq", String(last));
     });
   }
 
@@ -176,15 +185,22 @@ export class SqliteJournal implements Journal {
   }
 
   readAfter(afterSeq: number, max: number): JournalEvent[] {
-    return (this.#statements.readAfter.all(afterSeq, max) as unknown as EventRow[]).map(eventOf);
+    const events: JournalEvent[] = [];
+    for (const event of this.scan(afterSeq + 1, Number.MAX_SAFE_INTEGER)) {
+      if (events.length === max) break;
+      events.push(event);
+    }
+    return events;
   }
 
   *scan(from: number, to: number): Iterable<JournalEvent> {
     for (let after = from - 1; after < to;) {
-      const page = this.readAfter(after, PAGE).filter((event) => event.seq <= to);
-      if (page.length === 0) return;
-      yield* page;
-      after = page[page.length - 1].seq;
+      const rows = this.#statements.publishesFrom.all(after + 1, PAGE) as unknown as PublishRow[];
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        for (const event of eventsOf(row)) if (event.seq > after && event.seq <= to) yield event;
+      }
+      after = rows[rows.length - 1].last;
     }
   }
 
@@ -194,11 +210,16 @@ export class SqliteJournal implements Journal {
     return this.recover().lastSeq + 1;
   }
 
+  /** Removes whole publishes, so it may keep events below `beforeSeq` that share a publish with one above, and remove more than `max`. */
   trim(beforeSeq: number, max: number): number {
     let removed = 0;
-    this.#transaction(() => {
-      removed = Number(this.#statements.trim.run(beforeSeq, max).changes);
-    });
+    let through = 0;
+    for (const row of this.#statements.trimmable.all(beforeSeq, max) as unknown as { first: number; last: number }[]) {
+      if (removed >= max) break;
+      removed += row.last - row.first + 1;
+      through = row.first;
+    }
+    if (removed > 0) this.#transaction(() => this.#statements.trim.run(through));
     return removed;
   }
 
@@ -247,17 +268,27 @@ interface ParkedRow {
   json: string;
 }
 
-interface EventRow {
-  seq: number;
-  type: string;
-  json: string;
-  batch: number;
+interface PublishRow {
+  first: number;
+  last: number;
   accepted_at: number;
-  source: string | null;
-  producer_id: string | null;
+  types: string;
+  jsons: string;
+  producers: string | null;
 }
 
-function eventOf(row: EventRow): JournalEvent {
-  const event = { seq: row.seq, type: row.type, json: row.json, size: utf8Bytes(row.json), batch: row.batch, acceptedAt: row.accepted_at };
-  return row.producer_id === null ? event : { ...event, producer: { source: row.source!, id: row.producer_id } };
+/** Which events of a publish a producer named, as JSON `[[index, source, id], …]`; null for none. */
+function producersOf(events: readonly JournalEvent[]): string | null {
+  const named = events.flatMap((event, index) => (event.producer ? [[index, event.producer.source, event.producer.id]] : []));
+  return named.length > 0 ? JSON.stringify(named) : null;
+}
+
+function eventsOf(row: PublishRow): JournalEvent[] {
+  const types = row.types.split("\n");
+  const events: JournalEvent[] = row.jsons.split("\n").map((json, index) => ({
+    seq: row.first + index, type: types[index], json, size: utf8Bytes(json), batch: row.first, acceptedAt: row.accepted_at,
+  }));
+  if (row.producers === null) return events;
+  for (const [index, source, id] of JSON.parse(row.producers) as [number, string, string][]) events[index] = { ...events[index], producer: { source, id } };
+  return events;
 }

@@ -133,6 +133,33 @@ test("retention keeps the newest retainEvents once nothing holds the older ones"
   }
 });
 
+test("retention keeps or removes a publish whole, and removes about as many events a step as asked", () => {
+  const dir = dataDir();
+  const journal = new SqliteJournal(dir, { sync: "normal" });
+  try {
+    const publish = (first: number, last: number) => {
+      const events = Array.from({ length: last - first + 1 }, (_, i) => ({ seq: first + i, type: "t", json: `{"seq":${first + i}}`, size: 10, batch: first, acceptedAt: first }));
+      journal.commitEvents(events);
+    };
+    publish(1, 3);
+    publish(4, 4);
+    publish(5, 6);
+    publish(7, 9);
+    assert.equal(journal.trim(6, 1), 3, "a step of 1 removes the first publish, whole");
+    assert.equal(journal.oldestSeq(), 4);
+    assert.equal(journal.trim(6, 100), 1, "5-6 is kept: 6 is not below 6");
+    assert.deepEqual(journal.readAfter(0, 100).map((event) => event.seq), [5, 6, 7, 8, 9]);
+    assert.deepEqual(journal.readAfter(5, 2).map((event) => event.seq), [6, 7], "a read starts inside a publish and stops inside one");
+    assert.deepEqual([...journal.scan(6, 8)].map((event) => event.seq), [6, 7, 8]);
+    assert.equal(journal.firstSeqSince(6), 7, "accepted at 7: the publish 7-9");
+    assert.equal(journal.trim(100, 100), 5);
+    assert.equal(journal.oldestSeq(), 10, "none kept: the next seq");
+  } finally {
+    journal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a second journal on the same directory is refused at open, and the first goes on", () => {
   const dir = dataDir();
   const first = new SqliteJournal(dir, { sync: "normal" });
