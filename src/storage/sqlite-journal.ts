@@ -159,7 +159,6 @@ export class SqliteJournal implements Journal {
     const jsons = events.map((event) => event.json).join("\n");
     this.#transaction(() => {
       this.#statements.insertPublish.run(first, last, acceptedAt, types, jsons, producersOf(events));
-      this.#statements.meta.run("lastSeq", String(last));
     });
   }
 
@@ -219,7 +218,12 @@ export class SqliteJournal implements Journal {
       removed += row.last - row.first + 1;
       through = row.first;
     }
-    if (removed > 0) this.#transaction(() => this.#statements.trim.run(through));
+    if (removed === 0) return 0;
+    const lastSeq = (this.#statements.lastSeq.get() as { seq: number }).seq;
+    this.#transaction(() => {
+      this.#statements.meta.run("lastSeq", String(lastSeq)); // the seq to go on from, should no event be left
+      this.#statements.trim.run(through);
+    });
     return removed;
   }
 

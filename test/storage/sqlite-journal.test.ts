@@ -154,6 +154,10 @@ test("retention keeps or removes a publish whole, and removes about as many even
     assert.equal(journal.firstSeqSince(6), 7, "accepted at 7: the publish 7-9");
     assert.equal(journal.trim(100, 100), 5);
     assert.equal(journal.oldestSeq(), 10, "none kept: the next seq");
+    journal.close();
+    const reopened = new SqliteJournal(dir, { sync: "normal" });
+    assert.equal(reopened.recover().lastSeq, 9, "with every event trimmed, a restart still goes on from 9");
+    reopened.close();
   } finally {
     journal.close();
     rmSync(dir, { recursive: true, force: true });
