@@ -4,9 +4,9 @@
  * (`deno run -A src/cli.ts …`), using only APIs both provide.
  */
 import process from "node:process";
-import { createInterface } from "node:readline";
 import { UsageError } from "./cli/args.ts";
 import { ExitCode } from "./cli/exit-codes.ts";
+import { linesOf } from "./cli/lines.ts";
 import { BrokerRequestError, BrokerUnreachableError } from "./client/mod.ts";
 import { exportCommand } from "./cli/export-command.ts";
 import { publishCommand } from "./cli/publish-command.ts";
@@ -93,7 +93,7 @@ if (import.meta.main) {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     stdinIsTerminal: Boolean(process.stdin.isTTY),
-    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Infinity }),
+    stdinLines: () => linesOf(process.stdin),
     onInterrupt: (stop) => process.once("SIGINT", stop),
   };
   process.exitCode = await main(process.argv.slice(2), io);

@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { CliIo, Command } from "../cli.ts";
 import { parseArgs, UsageError, wholeNumberFlag } from "./args.ts";
 import { CLIENT_FLAG_NAMES, CLIENT_FLAGS, targetFrom } from "./client-flags.ts";
+import { linesOf } from "./lines.ts";
 import { publishStream } from "./publish-command.ts";
 
 export const replayCommand: Command = {
@@ -22,7 +22,7 @@ stdout, progress and refused lines (by number) to stderr. Exits 1 when a line wa
     const [file] = args.positionals;
     if (file === undefined) throw new UsageError("name the FILE to replay");
     const rate = wholeNumberFlag(args, "rate", 1);
-    const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+    const lines = linesOf(createReadStream(file));
     return await publishStream(targetFrom(args, io), io, rate === undefined ? lines : paced(lines, rate));
   },
 };
