@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import process from "node:process";
 import { test } from "node:test";
+import { rawExchange } from "../support/raw-http.ts";
 import { startRedis } from "../support/redis-server.ts";
 import { postJson, runtime, startServer } from "../support/server-process.ts";
 import { eventually } from "../support/wait.ts";
@@ -42,8 +43,8 @@ test(`${runtime}: --processes 2 serves one broker from two workers on one port, 
     }
     assert.deepEqual(seqs, Array.from({ length: 40 }, (_, i) => i + 1), "one seq order across the workers");
     const counts = new Set<string>(); // each worker counts what it accepted: two counts, two workers at work
-    for (let i = 0; i < 20; i++) {
-      const metrics = await (await fetch(`${group.url}/metrics`, { headers: { connection: "close" } })).text();
+    for (let i = 0; i < 20; i++) { // each on a connection of its own (fetch may reuse one whatever it is told)
+      const metrics = await rawExchange(group.url, `GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       counts.add(/^broker_events_accepted_total (\d+)/m.exec(metrics)![1]);
     }
     assert.equal(counts.size, 2, `connections reached both workers (accepted counts seen: ${[...counts]})`);
