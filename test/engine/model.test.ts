@@ -1,6 +1,6 @@
-// The engines against one reference model: random operations through the Engine interface,
-// every required subscriber checked after each step. The same rules, whichever engine keeps
-// the state: memory, a SQLite journal restarted at random, or Redis shared by two instances.
+// The delivery rules against one reference model: random operations through the Engine
+// interface, every required subscriber checked after each step, whichever engine keeps the
+// state: memory, a SQLite journal restarted at random, or Redis shared by two instances.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +29,7 @@ interface ModelSub {
 const type = fc.constantFrom(...TYPES);
 const slot = fc.nat({ max: SLOT_PATTERNS.length - 1 });
 const operation = fc.oneof(
+  fc.record({ op: fc.constant("send" as const), types: fc.array(type, { minLength: 1, maxLength: 1 }) }),
   fc.record({ op: fc.constant("send" as const), types: fc.array(type, { minLength: 1, maxLength: 5 }) }),
   fc.record({ op: fc.constant("pull" as const), slot, max: fc.integer({ min: 1, max: 6 }) }),
   fc.record({ op: fc.constant("ack" as const), slot, back: fc.integer({ min: -1, max: 3 }) }),
@@ -49,8 +50,12 @@ interface Subject {
   stop(): Promise<void>;
 }
 
+/** The last seq the model has seen accepted: every accepted publish follows on from it. */
+let lastAccepted = 0;
+
 async function agreesWithModel(subject: Subject, operations: Operation[]): Promise<void> {
   const model: ModelSub[] = [];
+  lastAccepted = 0;
   try {
     for (let index = 0; index < SLOT_PATTERNS.length; index++) model.push(await subscribeSlot(subject.pick(), index));
     for (const operation of operations) {
@@ -89,15 +94,15 @@ async function step(subject: Subject, model: ModelSub[], operation: Operation): 
 }
 
 async function publish(engine: Engine, model: ModelSub[], types: string[]): Promise<void> {
-  const lastSeq = (await engine.health()).lastSeq;
   const owed = model.map((m) => (m.paused ? [] : types.flatMap((t, i) => (matchesAny(SLOT_PATTERNS[model.indexOf(m)], t) ? [i] : []))));
   const overflows = model.some((m, i) => m.pending.length + owed[i].length > MAX_BACKLOG);
   if (overflows) {
     await assert.rejects(engine.sendBatch(types.map((t) => ({ type: t }))), BacklogFullError);
     return;
   }
-  const { first } = await engine.sendBatch(types.map((t) => ({ type: t })));
-  assert.ok(first! > lastSeq || lastSeq === 0, "seqs grow");
+  const { first, last } = await engine.sendBatch(types.map((t) => ({ type: t })));
+  assert.equal(first, lastAccepted + 1, "seqs follow on, and a refused publish took none");
+  lastAccepted = last!;
   model.forEach((m, i) => m.pending.push(...owed[i].map((index) => first! + index)));
 }
 
@@ -203,16 +208,18 @@ async function onRedis(): Promise<Subject> {
   };
 }
 
-const inMemoryOperations = fc.array(operation.filter((op) => op.op !== "restart"), { maxLength: 50 });
+// size "max": runs of up to 60 operations, not fast-check's usual 10 or so, which seldom hold a
+// batch, a pull and an ack inside it on one slot (an ack point kept at the batch's start passed 4 runs in 10).
+const operations = (restarts: boolean) => fc.array(restarts ? operation : operation.filter((op) => op.op !== "restart"), { maxLength: 60, size: "max" });
 
 test("the in-memory engine matches the reference model", async () => {
-  await fc.assert(fc.asyncProperty(inMemoryOperations, (operations) => agreesWithModel(inMemory(), operations)), { numRuns: 150 });
+  await fc.assert(fc.asyncProperty(operations(false), (run) => agreesWithModel(inMemory(), run)), { numRuns: 300 });
 });
 
-test("the engine on a SQLite journal matches the reference model, restarted at random", async () => {
-  await fc.assert(fc.asyncProperty(fc.array(operation, { maxLength: 50 }), (operations) => agreesWithModel(onJournal(), operations)), { numRuns: 60 });
+test("the engine on a SQLite journal matches the reference model, restarted at random", { timeout: 120_000 }, async () => {
+  await fc.assert(fc.asyncProperty(operations(true), (run) => agreesWithModel(onJournal(), run)), { numRuns: 100 });
 });
 
 test("two engines sharing one Redis match the reference model, each call to either, one restarted at random", { timeout: 120_000 }, async () => {
-  await fc.assert(fc.asyncProperty(fc.array(operation, { maxLength: 40 }), async (operations) => agreesWithModel(await onRedis(), operations)), { numRuns: 40 });
+  await fc.assert(fc.asyncProperty(operations(true), async (run) => agreesWithModel(await onRedis(), run)), { numRuns: 40 });
 });
