@@ -38,7 +38,7 @@ export interface PreparedEvent {
   readonly attributes: Record<string, unknown>;
 }
 
-const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+export const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const EXTENSION_RULE = "is not a CloudEvents attribute; extension names are 1-20 lowercase letters or digits";
 const text = (max: number) =>
   z.string({ error: "must be a string" }).min(1, "must not be empty").max(max, `must be at most ${max} characters`);
@@ -115,6 +115,8 @@ function isPlacedKey(key: string): boolean {
     case "type":
     case "time":
     case "datacontenttype":
+    case "dataschema":
+    case "subject":
     case "seq":
     case "deliveries":
     case "data":
@@ -125,7 +127,11 @@ function isPlacedKey(key: string): boolean {
   }
 }
 
-/** Applies the defaults (generated id, source "/", time now); `seq` keeps its place, unset. */
+/**
+ * Applies the defaults (generated id, source "/", time now); `seq` keeps its place, unset.
+ * Every attribute has its place, extensions after them in the input's order, so an input
+ * gives the same JSON whether Zod's copy of it or the input itself (the fast path's) comes here.
+ */
 export function prepareEvent(input: EventInput, nowIso: string, newId: () => string): PreparedEvent {
   const attributes: Record<string, unknown> = {
     specversion: "1.0",
@@ -134,6 +140,8 @@ export function prepareEvent(input: EventInput, nowIso: string, newId: () => str
     type: input.type,
     time: input.time ?? nowIso,
     datacontenttype: input.datacontenttype ?? (input.data === undefined ? undefined : "application/json"),
+    dataschema: input.dataschema,
+    subject: input.subject,
   };
   for (const key in input) if (!isPlacedKey(key)) attributes[key] = input[key as keyof EventInput];
   attributes.seq = 0;
