@@ -69,7 +69,7 @@ async function runClient(command, env = {}) {
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
 
-let nextPort = 18_000;
+let nextPort = Number(process.env.BENCH_PORT ?? 18_000);
 async function broker(runtime, env = {}, cpu = SERVER_CPU) {
   const port = nextPort++;
   const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env });

@@ -152,7 +152,11 @@ export class SseConnection {
     this.writeSoon();
   }
 
-  /** The response body. */
+  /**
+   * The response body. On Deno every JavaScript body stream costs about the same, 32 KiB of
+   * it a fixed ring Deno copies it through (bench/README.md, "Idle streams on Deno"); a pull
+   * source is what tells the connection that the runtime has taken its last chunk.
+   */
   body(): ReadableStream<Uint8Array> {
     const preamble = `retry: ${this.options.retryMs}\n\n` + namedMessage("broker.subscribed", { id: this.subscription.id });
     return new ReadableStream<Uint8Array>({
