@@ -7,14 +7,14 @@
 #   bench/cpu-per-request.sh 3 5 publish-one.lua "bare||bench/servers/baseline-publish.ts" \
 #     "broker||src/bun.ts --port" "no dedupe|BROKER_DEDUPE_WINDOW_MS=0|src/bun.ts --port"
 #
-# Each server command gets its port appended and runs on core 0 under Bun, or under Deno
-# with RUNTIME=deno; wrk runs on core 1.
+# Each server command gets its port appended (PORT_BASE, 8900 unless set, then one up per
+# server) and runs on core 0 under Bun, or under Deno with RUNTIME=deno; wrk runs on core 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1 seconds=$2 script=$3
 shift 3
 if [ "${RUNTIME:-bun}" = deno ]; then runtime="node_modules/.bin/deno run -A"; else runtime=node_modules/.bin/bun; fi
-port=8900 labels=() ports=() pids=()
+port=${PORT_BASE:-8900} labels=() ports=() pids=()
 trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 for spec in "$@"; do
   IFS='|' read -r label vars command <<< "$spec"

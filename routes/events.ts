@@ -21,8 +21,9 @@ export function eventRoutes(broker: Engine, maxBodyBytes: number) {
     const mediaType = mediaTypeOf(c);
     const options = { allowTypes: callerOf(c)?.publish };
     const headers = c.req.raw.headers;
-    if (NDJSON_TYPES.has(mediaType) && !isBinaryMode(headers)) return await publishStream(c, broker, maxBodyBytes);
-    const result = isBinaryMode(headers)
+    const binaryMode = isBinaryMode(headers);
+    if (NDJSON_TYPES.has(mediaType) && !binaryMode) return await publishStream(c, broker, maxBodyBytes);
+    const result = binaryMode
       ? await publishBinary(broker, headers, await readBody(c, maxBodyBytes), mediaType, options)
       : await publishStructured(broker, await readText(c, maxBodyBytes), mediaType, options);
     return c.json(result, 202);

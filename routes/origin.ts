@@ -16,9 +16,10 @@ const OWN_SITE = new Set(["same-origin", "none"]);
 /** Refuses state-changing requests from pages on origins other than the broker's own and `allowed`. */
 export function sameOriginOnly(allowed: readonly string[]): MiddlewareHandler {
   const listed = new Set(allowed);
-  return async function sameOrigin(c, next) {
+  // Not async: it has nothing to wait for, and an async middleware costs one more promise on every request.
+  return function sameOrigin(c, next) {
     if (!SAFE_METHODS.has(c.req.method)) assertNotCrossSite(c.req.raw, listed);
-    await next();
+    return next();
   };
 }
 
