@@ -40,6 +40,11 @@ export class TypeIndex<T> {
     this.#cache.clear();
   }
 
+  /** Whether no item selects any type: buckets are deleted when they empty. */
+  get isEmpty(): boolean {
+    return this.#everything.size === 0 && this.#exact.size === 0 && this.#prefix.size === 0;
+  }
+
   /** Items with `*`: they select every type. */
   get everything(): ReadonlySet<T> {
     return this.#everything;

@@ -50,7 +50,7 @@ export interface Fanout<S> {
  */
 export function unitsFor<S extends object>(events: readonly AcceptedEvent[], index: TypeIndex<S>, fanout: Fanout<S>): Map<S, Unit> {
   const taken = new Map<S, Unit>();
-  if (events.length === 0) return taken;
+  if (events.length === 0 || index.isEmpty) return taken; // most types have nobody subscribed
   const groups: [ReadonlySet<S> | null, AcceptedEvent[]][] = [[null, events as AcceptedEvent[]], ...groupByBucket(events, index)];
   const gathered = new Map<S, number[]>();
   const gather = (subscriber: S, group: number) => {
