@@ -163,8 +163,10 @@ async function rssPerStream(runtime, startServer, count) {
 }
 
 async function measureIdle(runtime) {
-  const kibPer1k = await rssPerStream(runtime, () => broker(runtime), 1_000);
-  const kibPer10k = await rssPerStream(runtime, () => broker(runtime), 10_000);
+  // Few waiting pulls, so that an open-file limit of 20,000 leaves room for 10,000 streams.
+  const env = { BROKER_MAX_WAITING_PULLS: "100" };
+  const kibPer1k = await rssPerStream(runtime, () => broker(runtime, env), 1_000);
+  const kibPer10k = await rssPerStream(runtime, () => broker(runtime, env), 10_000);
   const baselineKibPer10k = await rssPerStream(runtime, () => baseline(runtime, "baseline-sse.ts"), 10_000);
   return { kibPer1k, kibPer10k, baselineKibPer10k, ratio: kibPer10k / baselineKibPer10k };
 }
