@@ -63,7 +63,15 @@ test(`${runtime}: --processes 2 serves one broker from two workers on one port, 
     for (const pid of workers) assert.throws(() => process.kill(pid, 0), "every worker stopped");
     assert.equal(await listening(port), false, "the port is free");
   } finally {
+    const workers = childrenOf(group.child.pid!); // a supervisor killed with -9 leaves its workers running
     await group.stop("SIGKILL");
+    for (const pid of workers) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
     await redis.stop({ signal: "SIGKILL", removeDir: true });
   }
 });
