@@ -5,8 +5,7 @@
  * test/broker/event-fast-path.test.ts proves on random and adversarial inputs that what it
  * vouches for, Zod accepts and prepares the same.
  */
-import { misspelledAttribute } from "./attribute-names.ts";
-import { EXTENSION_NAME, type EventInput, eventInputSchema } from "./event.ts";
+import { type EventInput, eventInputSchema, extensionNameProblem } from "./event.ts";
 import { EVENT_TYPE } from "./type-pattern.ts";
 
 /**
@@ -22,6 +21,16 @@ export function vouchedEvent(input: unknown): EventInput | undefined {
   return event as EventInput;
 }
 
+/** The schema's own length limits, so that they are written once. */
+const shape = eventInputSchema.shape;
+const MAX_LENGTH = {
+  id: shape.id.unwrap().maxLength!,
+  datacontenttype: shape.datacontenttype.unwrap().maxLength!,
+  source: shape.source.unwrap().maxLength!,
+  dataschema: shape.dataschema.unwrap().maxLength!,
+  subject: shape.subject.unwrap().maxLength!,
+};
+
 function isVouchedMember(key: string, value: unknown): boolean {
   switch (key) {
     case "type":
@@ -30,11 +39,10 @@ function isVouchedMember(key: string, value: unknown): boolean {
       return value === "1.0";
     case "id":
     case "datacontenttype":
-      return isText(value, 256);
     case "source":
     case "dataschema":
     case "subject":
-      return isText(value, 1024);
+      return isText(value, MAX_LENGTH[key]);
     case "time":
       return isTime(value);
     case "data":
@@ -53,12 +61,12 @@ function isText(value: unknown, max: number): boolean {
 
 function isExtension(key: string, value: unknown): boolean {
   const valid = typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
-  return valid && EXTENSION_NAME.test(key) && misspelledAttribute(key) === undefined;
+  return valid && extensionNameProblem(key) === undefined;
 }
 
 /** The last time Zod found valid: a batch's events, and a producer's, mostly share one. */
 let lastValidTime = "";
-const timeSchema = eventInputSchema.shape.time;
+const timeSchema = shape.time;
 
 function isTime(value: unknown): boolean {
   if (typeof value !== "string") return false;

@@ -38,7 +38,7 @@ export interface PreparedEvent {
   readonly attributes: Record<string, unknown>;
 }
 
-export const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const EXTENSION_RULE = "is not a CloudEvents attribute; extension names are 1-20 lowercase letters or digits";
 const text = (max: number) =>
   z.string({ error: "must be a string" }).min(1, "must not be empty").max(max, `must be at most ${max} characters`);
@@ -67,7 +67,7 @@ export const eventInputSchema = z
   .superRefine((event, ctx) => {
     for (const key of Object.keys(event)) {
       if (Object.hasOwn(eventInputSchema.shape, key)) continue;
-      const message = misspelling(key) ?? (EXTENSION_NAME.test(key) ? undefined : EXTENSION_RULE);
+      const message = extensionNameProblem(key);
       if (message) ctx.addIssue({ code: "custom", path: [key], message });
     }
     if (event.data !== undefined && event.data_base64 !== undefined) {
@@ -76,6 +76,11 @@ export const eventInputSchema = z
   });
 
 export type EventInput = z.infer<typeof eventInputSchema>;
+
+/** What is wrong with `key` as an extension attribute's name, or undefined when nothing is. */
+export function extensionNameProblem(key: string): string | undefined {
+  return misspelling(key) ?? (EXTENSION_NAME.test(key) ? undefined : EXTENSION_RULE);
+}
 
 /** The message for an extension name that is probably a misspelled attribute (`sorce`), or undefined. */
 function misspelling(key: PropertyKey | undefined): string | undefined {
