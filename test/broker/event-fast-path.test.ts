@@ -125,6 +125,14 @@ test("the fast path vouches for the common event as it is, and for nothing that 
   for (const input of [null, "x", 1, [event], new Map(), Object.assign(Object.create(null), event)]) assert.equal(vouchedEvent(input), undefined);
 });
 
+test("the fast path measures lengths as Zod does, in code points: 200 emoji are 400 UTF-16 units and within 256", () => {
+  for (const id of ["🎉".repeat(200), "🎉".repeat(256), "x".repeat(256)]) {
+    assert.ok(eventInputSchema.safeParse({ type: "a", id }).success);
+    assert.ok(vouchedEvent({ type: "a", id }), `${id.length} units`);
+  }
+  for (const id of ["🎉".repeat(257), "x".repeat(257), ""]) assert.equal(vouchedEvent({ type: "a", id }), undefined);
+});
+
 test("a batch with one input the fast path leaves to Zod is validated whole by Zod: every bad field named, as without the fast path", () => {
   const good = { type: "a", time: "2026-11-28T15:00:00Z" };
   const run = () => prepareInputs([good, { type: "a", time: "2026-02-30T00:00:00Z" }, good, { type: "b", sorce: "/x" }], (index) => `/${index}`, NOW, () => "id");
