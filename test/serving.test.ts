@@ -49,3 +49,25 @@ test("Serving.shutdown() stops accepting first, waits for requests in flight, an
   assert.deepEqual(steps, ["stop accepting", "stop server"]);
   assert.ok(Date.now() - started >= 280, `after ${Date.now() - started} ms`);
 });
+
+test("Serving.shutdown() waits for a request whose body came with its headers, and lets it answer itself", async () => {
+  const serving = new Serving(settingsSchema.parse({ shutdownGraceMs: 2_000 }), undefined);
+  const steps: string[] = [];
+  const text = '{"type":"x"}';
+  const late = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      controller.enqueue(new TextEncoder().encode(text));
+      controller.close();
+    },
+  });
+  const headers = { "content-type": "application/json", "content-length": String(text.length) };
+  const answer = serving.fetch(new Request("http://broker.test/events", { method: "POST", headers, body: late, duplex: "half" } as RequestInit), timer)
+    .then((response) => (steps.push(`answered ${response.status}`), response));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const started = Date.now();
+  await serving.shutdown(() => steps.push("stop accepting"), async () => void steps.push("stop server"));
+  await answer;
+  assert.deepEqual(steps, ["stop accepting", "answered 503", "stop server"]);
+  assert.ok(Date.now() - started < 1_500, `stopped after ${Date.now() - started} ms: it waited for the request, not for the grace`);
+});
