@@ -24,51 +24,40 @@ export class HttpEdge {
 
   /** The answer to `request`; never rejects. */
   fetch(request: Request, timer: ConnectionTimer): Promise<Response> {
-    // A line stream (tail -f … | curl -T -) may be silent for hours between lines: held, not timed.
-    if (isNdjson(request)) return this.inFlight.track(this.#answerHeld(request, request, timer));
-    if (mayTakeLong(request)) return this.inFlight.track(this.#answerHeld(request, withBodyTimeout(request, this.bodyIdleTimeoutMs), timer));
-    return this.#answerQuick(request, timer);
+    return this.inFlight.track(this.#answer(request, timer).catch(failed));
   }
 
-  /**
-   * A request whose body came with its headers: timed by its connection, and only counted
-   * while in flight, in this one async call, since the time it takes to answer is its own:
-   * no promise more per request (most requests are these, and each promise costs).
-   */
-  async #answerQuick(original: Request, timer: ConnectionTimer): Promise<Response> {
-    this.inFlight.enter();
+  async #answer(original: Request, timer: ConnectionTimer): Promise<Response> {
+    // Bun 1.4 gives a request without Host (HTTP/1.0, or `Host:` empty) a URL without origin, which nothing can route.
+    const request = original.url.startsWith("/") ? new Request(this.origin + original.url, original) : original;
     let held = false;
-    const hold = () => {
-      held = true;
-      timer.hold(original);
+    const bindings = {
+      holdOpen: () => {
+        held = true;
+        timer.hold(original);
+      },
     };
-    try {
-      const response = await this.app.fetch(withOrigin(original, this.origin), { holdOpen: hold });
+    if (isNdjson(original)) {
+      // A line stream (tail -f … | curl -T -) may be silent for hours between lines: held, not timed.
+      timer.hold(original);
+      try {
+        return await this.app.fetch(request, bindings);
+      } finally {
+        timer.release(original);
+      }
+    }
+    if (!mayTakeLong(original)) {
+      const response = await this.app.fetch(request, bindings);
       if (held && !isStream(response)) timer.release(original); // a pull: its connection idles by the rules again
       return response;
-    } catch (error) {
-      return failed(error);
-    } finally {
-      this.inFlight.leave();
     }
-  }
-
-  /** A request whose body may still be arriving: held from its connection's timer, and answered early (503) at shutdown. */
-  async #answerHeld(original: Request, request: Request, timer: ConnectionTimer): Promise<Response> {
     timer.hold(original);
     try {
-      return await this.app.fetch(withOrigin(request, this.origin), { holdOpen: () => {} });
-    } catch (error) {
-      return failed(error);
+      return await this.app.fetch(withBodyTimeout(request, this.bodyIdleTimeoutMs), bindings);
     } finally {
       timer.release(original);
     }
   }
-}
-
-/** Bun 1.4 gives a request without Host (HTTP/1.0, or `Host:` empty) a URL without origin, which nothing can route. */
-function withOrigin(request: Request, origin: string): Request {
-  return request.url.startsWith("/") ? new Request(origin + request.url, request) : request;
 }
 
 /** Whether a request's body may take longer than its headers: chunked, or declared large. */

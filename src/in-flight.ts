@@ -1,25 +1,11 @@
-/**
- * Requests being answered, so that shutdown can wait for them, and answer those that take
- * too long: those tracked, whose body may still be arriving. Others are only counted.
- */
+/** Requests being answered, so that shutdown can wait for them, and answer those that take too long. */
 export class InFlight<T> {
   /** Settles one request's answer, with its own or an earlier one, whichever comes first. */
   readonly #pending = new Set<(answer: T | Promise<T>) => void>();
-  #counted = 0;
   #onSettled: (() => void)[] = [];
 
   get count(): number {
-    return this.#pending.size + this.#counted;
-  }
-
-  /** Counts a request that settles by itself, until `leave`: cheaper than `track`, and never answered early. */
-  enter(): void {
-    this.#counted++;
-  }
-
-  leave(): void {
-    this.#counted--;
-    this.#notifyIfNone();
+    return this.#pending.size;
   }
 
   /** `answer`, counted until it settles or `answerAll` answers first. */
@@ -28,21 +14,21 @@ export class InFlight<T> {
       const settle = (settled: T | Promise<T>) => {
         if (!this.#pending.delete(settle)) return;
         resolve(settled);
-        this.#notifyIfNone();
+        if (this.#pending.size === 0) this.#onSettled.splice(0).forEach((notify) => notify());
       };
       this.#pending.add(settle);
       answer.then(settle, () => settle(answer));
     });
   }
 
-  /** Answers every tracked request still in flight with `early()`, without waiting for its own answer. */
+  /** Answers every request still in flight with `early()`, without waiting for its own answer. */
   answerAll(early: () => T): void {
     for (const settle of [...this.#pending]) settle(early());
   }
 
   /** True once nothing is in flight; false if something still is after `timeoutMs`. */
   async settled(timeoutMs: number): Promise<boolean> {
-    if (this.count === 0) return true;
+    if (this.#pending.size === 0) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const settled = await Promise.race([
       new Promise<boolean>((resolve) => this.#onSettled.push(() => resolve(true))),
@@ -50,9 +36,5 @@ export class InFlight<T> {
     ]);
     clearTimeout(timer);
     return settled;
-  }
-
-  #notifyIfNone(): void {
-    if (this.count === 0 && this.#onSettled.length > 0) this.#onSettled.splice(0).forEach((notify) => notify());
   }
 }

@@ -26,20 +26,3 @@ test("InFlight.answerAll() answers what is still in flight at once, and its own 
   finish("late");
   assert.equal(await inFlight.settled(0), true);
 });
-
-test("InFlight counts a request entered until it leaves: settled() waits for it, answerAll() leaves it to answer itself", async () => {
-  const inFlight = new InFlight<string>();
-  let finish!: (answer: string) => void;
-  const tracked = inFlight.track(new Promise<string>((resolve) => (finish = resolve)));
-  inFlight.enter();
-  assert.equal(inFlight.count, 2);
-  inFlight.answerAll(() => "refused");
-  assert.equal(await tracked, "refused");
-  assert.equal(inFlight.count, 1, "the entered one is still in flight");
-  assert.equal(await inFlight.settled(20), false);
-  const settled = inFlight.settled(1_000);
-  inFlight.leave();
-  assert.equal(await settled, true);
-  assert.equal(inFlight.count, 0);
-  finish("late");
-});

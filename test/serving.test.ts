@@ -50,7 +50,7 @@ test("Serving.shutdown() stops accepting first, waits for requests in flight, an
   assert.ok(Date.now() - started >= 280, `after ${Date.now() - started} ms`);
 });
 
-test("Serving.shutdown() waits for a request whose body came with its headers, and lets it answer itself", async () => {
+test("Serving.shutdown() waits for a request whose body came with its headers, and lets it answer within the grace", async () => {
   const serving = new Serving(settingsSchema.parse({ shutdownGraceMs: 2_000 }), undefined);
   const steps: string[] = [];
   const text = '{"type":"x"}';
