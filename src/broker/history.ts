@@ -20,7 +20,7 @@ export interface LogRead {
  * or a shared backend can replace the in-memory ring.
  */
 export interface EventLog {
-  /** Appends events whose seqs follow on from the last appended one. */
+  /** Appends events whose seqs follow on from the last appended one (after a jump, the log starts again there). */
   append(events: readonly AcceptedEvent[]): void;
   /** Reads up to `max` events with a seq above `afterSeq`. */
   readAfter(afterSeq: number, max: number): LogRead;
@@ -75,7 +75,8 @@ export class RingHistory implements EventLog {
 
   append(events: readonly AcceptedEvent[]): void {
     for (const event of events) {
-      if (this.#oldestSeq === this.#nextSeq) this.#oldestSeq = this.#nextSeq = event.seq; // empty: it starts where the log is
+      // Empty, or after a jump (another instance's log was trimmed past what this one had): it starts where the log is.
+      if (this.#oldestSeq === this.#nextSeq || event.seq !== this.#nextSeq) this.#forgetAll(event.seq);
       if (this.capacity > 0 && event.seq - this.capacity >= this.#oldestSeq) this.#forgetOldest();
       if (this.capacity === 0 || !this.#makeRoom(event.type.length + event.size) || !this.#write(event)) {
         this.#forgetAll(event.seq + 1); // it is not kept, so nothing before it may be either

@@ -27,6 +27,13 @@ test("RingHistory keeps only the newest capacity events and reports the gap", ()
   assert.equal(history.readAfter(5, 10).gap, undefined);
 });
 
+test("RingHistory appended past a jump in seqs keeps what follows it, with the gap", () => {
+  const history = new RingHistory(10);
+  history.append(events(1, 3));
+  history.append(events(10, 11));
+  assert.deepEqual(history.readAfter(0, 10), { events: events(10, 11), gap: { from: 1, to: 9 } });
+});
+
 test("RingHistory with capacity 0 keeps nothing", () => {
   const history = new RingHistory(0);
   history.append(events(1, 3));
