@@ -74,11 +74,15 @@ export class RingHistory implements EventLog {
   }
 
   append(events: readonly AcceptedEvent[]): void {
+    if (this.capacity === 0) {
+      this.#forgetAll((events.at(-1)?.seq ?? this.#nextSeq - 1) + 1);
+      return;
+    }
     for (const event of events) {
       // Empty, or after a jump (another instance's log was trimmed past what this one had): it starts where the log is.
       if (this.#oldestSeq === this.#nextSeq || event.seq !== this.#nextSeq) this.#forgetAll(event.seq);
-      if (this.capacity > 0 && event.seq - this.capacity >= this.#oldestSeq) this.#forgetOldest();
-      if (this.capacity === 0 || !this.#makeRoom(event.type.length + event.size) || !this.#write(event)) {
+      if (event.seq - this.capacity >= this.#oldestSeq) this.#forgetOldest();
+      if (!this.#makeRoom(event.type.length + event.size) || !this.#write(event)) {
         this.#forgetAll(event.seq + 1); // it is not kept, so nothing before it may be either
         continue;
       }
@@ -104,9 +108,10 @@ export class RingHistory implements EventLog {
     const { type, json, size } = event;
     const start = this.#head;
     const bytes = this.#bytes;
+    if (type.length > 0xff) return false;
     for (let i = 0; i < type.length; i++) {
       const unit = type.charCodeAt(i);
-      if (unit > 0x7f || i > 0xff) return false;
+      if (unit > 0x7f) return false;
       bytes[start + i] = unit;
     }
     const written = utf8.encodeInto(json, bytes.subarray(start + type.length, start + type.length + size));
@@ -125,8 +130,7 @@ export class RingHistory implements EventLog {
     const start = this.#starts[slot];
     const jsonStart = start + this.#typeLengths[slot];
     const size = this.#sizes[slot];
-    const type = String.fromCharCode(...this.#bytes.subarray(start, jsonStart));
-    return { seq, type, json: text.decode(this.#bytes.subarray(jsonStart, jsonStart + size)), size };
+    return { seq, type: text.decode(this.#bytes.subarray(start, jsonStart)), json: text.decode(this.#bytes.subarray(jsonStart, jsonStart + size)), size };
   }
 
   /**

@@ -5,7 +5,7 @@
  * per record), so that the budget bounds the process, not just the payloads.
  */
 
-/** Heap held per accepted event beyond its JSON: the record, its type, its slot in a ring. */
+/** Heap held per accepted event beyond its JSON: the record and its type. */
 export const EVENT_OVERHEAD_BYTES = 96;
 /** Heap held per event a required subscription still owes: its slot in the subscription's queue. */
 export const ENTRY_BYTES = 8;
