@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { randomBytes } from "node:crypto";
 import { LocalEngine } from "../../src/broker/mod.ts";
 import { settingsSchema } from "../../src/config.ts";
 import { brokerOptionsOf, createBrokerServer } from "../../src/server.ts";
@@ -23,7 +24,7 @@ test("a full disk answers a publish 503 storage-unavailable with Retry-After, ac
     const { id } = await (await post("/subscriptions", {})).json();
     let response: Response;
     let accepted = 0;
-    for (response = await post("/events", { type: "a", data: "x".repeat(2_000) }); response.status === 202; response = await post("/events", { type: "a", data: "x".repeat(2_000) })) {
+    for (response = await post("/events", { type: "a", data: incompressible() }); response.status === 202; response = await post("/events", { type: "a", data: incompressible() })) {
       accepted++;
     }
     const problem = await problemOf(response, 503);
@@ -39,3 +40,8 @@ test("a full disk answers a publish 503 storage-unavailable with Retry-After, ac
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** 2,000 characters that deflate cannot shrink much: the journal stores publishes deflated. */
+function incompressible(): string {
+  return randomBytes(1_500).toString("base64");
+}

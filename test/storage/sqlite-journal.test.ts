@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { Broker, type BrokerOptions, StorageError } from "../../src/broker/mod.ts";
+import { type AcceptedEvent, Broker, type BrokerOptions, StorageError } from "../../src/broker/mod.ts";
 import { JournalOpenError, SqliteJournal } from "../../src/storage/sqlite-journal.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { parsed, seqsOf } from "../support/broker.ts";
@@ -92,6 +93,78 @@ test("after a restart the dedupe window still holds, and a stream resumes from e
     const seqs: number[] = [];
     for (let items = stream.read(); items.length > 0; items = stream.read()) seqs.push(...items.map((item) => parsed(item as { json: string }).seq as number));
     assert.deepEqual(seqs, [2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("after a restart each event's JSON is as it was accepted, and only the ids its producer chose are remembered", () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  let run = durableBroker(dir, clock, { historySize: 1 });
+  try {
+    const odd = "ü \u2028 😀 \"quoted\" \\ end";
+    run.broker.sendBatch([
+      { type: "a", source: "/p", id: "x-1" },
+      { type: "b", data: odd },
+      { type: "a", source: "/q", id: odd },
+      { type: "big", data: "é😀".repeat(30_000) }, // 150 KB of UTF-8: past the first encoding buffer
+    ]);
+    const before = readAll(run.broker).map((event) => event.json);
+    assert.equal(before.length, 4);
+    const generated = JSON.parse(before[1]) as { source: string; id: string };
+
+    run = run.restart();
+    assert.deepEqual(readAll(run.broker).map((event) => event.json), before, "read back from the journal, byte for byte");
+    const again = run.broker.sendBatch([{ type: "a", source: "/q", id: odd }, { type: "b", source: generated.source, id: generated.id }, { type: "a", source: "/p", id: "x-1" }]);
+    assert.deepEqual([again.accepted, again.duplicateSeqs], [1, [3, 1]], "the generated id was never the producer's");
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a publish of similar events takes a fraction of its JSON on disk", () => {
+  const dir = dataDir();
+  const run = durableBroker(dir, new FakeClock());
+  const events = Array.from({ length: 100 }, (_, i) => ({ type: "order.filled", source: "/shop", id: `o-${i}`, data: { order: `A-${1000 + i}`, qty: 3, px: 101.25 } }));
+  run.broker.sendBatch(events);
+  const jsonBytes = run.broker.read(0, 100).events.reduce((sum, event) => sum + event.size, 0);
+  run.stop();
+  const db = new DatabaseSync(join(dir, "broker.sqlite"));
+  try {
+    const row = db.prepare("SELECT length(types) + length(jsons) + length(producers) AS bytes FROM publishes").get() as { bytes: number };
+    assert.ok(row.bytes * 5 < jsonBytes, `${row.bytes} bytes stored for ${jsonBytes} bytes of JSON`);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a format-2 journal is upgraded at open: its events, seqs and producers' ids are kept", () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  const jsons = [
+    { type: "a", source: "/p", id: "x-1", specversion: "1.0", time: "2026-11-28T15:00:00.000Z", seq: 1 },
+    { type: "b", source: "/", id: "generated", specversion: "1.0", time: "2026-11-28T15:00:00.000Z", seq: 2 },
+  ].map((event) => JSON.stringify(event));
+  const old = new DatabaseSync(join(dir, "broker.sqlite"));
+  old.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta VALUES ('application', 'event-broker'), ('format', '2');
+    CREATE TABLE publishes (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, accepted_at INTEGER NOT NULL, types TEXT NOT NULL, jsons TEXT NOT NULL, producers TEXT);
+    CREATE TABLE subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE parked (subscription TEXT NOT NULL, seq INTEGER NOT NULL, deliveries INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (subscription, seq)) WITHOUT ROWID;`);
+  old.prepare("INSERT INTO publishes VALUES (1, 2, ?, 'a\nb', ?, '[[0,\"/p\",\"x-1\"]]')").run(clock.now(), jsons.join("\n"));
+  old.close();
+  let run = durableBroker(dir, clock, { historySize: 1 });
+  try {
+    assert.deepEqual(readAll(run.broker).map((event) => [event.seq, event.type, event.json]), [[1, "a", jsons[0]], [2, "b", jsons[1]]]);
+    run = run.restart(); // opened a second time: in format 3 now
+    assert.equal(run.broker.lastSeq, 2);
+    assert.deepEqual(run.broker.sendBatch([{ type: "a", source: "/p", id: "x-1" }, { type: "b", source: "/", id: "generated" }]).duplicateSeqs, [1]);
+    assert.deepEqual(readAll(run.broker).map((event) => event.seq), [1, 2, 3]);
   } finally {
     run.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -203,7 +276,7 @@ test("a full disk refuses the publish with StorageError, accepts nothing of it, 
     let accepted = 0;
     for (let i = 0; i < 1_000 && !refused; i++) {
       try {
-        accepted += run.broker.send({ type: "a", data: "x".repeat(2_000) }).accepted;
+        accepted += run.broker.send({ type: "a", data: incompressible() }).accepted;
       } catch (error) {
         refused = error;
       }
@@ -217,3 +290,15 @@ test("a full disk refuses the publish with StorageError, accepts nothing of it, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Every kept event, read as a stream resuming from the start reads them: the journal's, then the memory window's. */
+function readAll(broker: Broker): AcceptedEvent[] {
+  const events: AcceptedEvent[] = [];
+  for (let read = broker.read(0, 100); read.events.length > 0; read = broker.read(events[events.length - 1].seq, 100)) events.push(...read.events);
+  return events;
+}
+
+/** 2,000 characters that deflate cannot shrink much: the journal stores publishes deflated. */
+function incompressible(): string {
+  return randomBytes(1_500).toString("base64");
+}
