@@ -1,27 +1,24 @@
 /**
  * The broker's journal in one SQLite database (`node:sqlite`, synchronous, in Bun and Deno
  * alike): accepted events, required subscriptions and their parked events. A publish is one
- * row (its events' types and JSON texts each joined by "\n", which neither can hold), so
- * retention keeps or drops it whole; the row's texts are stored deflated, as Kafka stores a
- * record batch: the events of a publish repeat each other's names and values, and bytes
- * written, not SQLite's work, are what a commit costs (the WAL, then the checkpoint, each a
- * system call per page). Written in WAL
- * mode; `sync: "full"` makes every commit reach the disk before it returns, `"normal"`
+ * row (`publish-row.ts`), so retention keeps or drops it whole. Written in WAL mode; `sync: "full"` makes every commit reach the disk before it returns, `"normal"`
  * leaves that to a checkpoint every second (a power loss may cost that second, a crash of
  * the process nothing).
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { join } from "node:path";
 import { type Journal, type JournalEvent, type ParkedRecord, type RecoveredState, StorageError, type SubscriptionRecord, utf8Bytes } from "../broker/mod.ts";
+import { eventsOf, type PublishRow, storedEvents } from "./publish-row.ts";
 
 const APPLICATION = "event-broker";
-/** 3: a publish's texts deflated, its producers as flags. A database in format 2 is upgraded at open. */
+/** 3: a publish's events as one text, deflated when large; its producers as flags. A database in format 2 is upgraded at open. */
 const FORMAT = 3;
 const FILE = "broker.sqlite";
 /** Publishes read at a time. */
 const PAGE = 64;
+const PUBLISHES = "(first INTEGER PRIMARY KEY, last INTEGER NOT NULL, accepted_at INTEGER NOT NULL, events BLOB NOT NULL, producers TEXT)";
+const INSERT_PUBLISH = "INSERT INTO publishes (first, last, accepted_at, events, producers) VALUES (?, ?, ?, ?, ?)";
 /** The first seq of the publish holding seq ?1 (or of the last before it). */
 const HOLDING = "coalesce((SELECT first FROM publishes WHERE first <= ?1 ORDER BY first DESC LIMIT 1), 0)";
 
@@ -85,19 +82,20 @@ export class SqliteJournal implements Journal {
     if (format !== FORMAT) throw new JournalOpenError(`${path} has format ${format}; this broker reads format ${FORMAT} (and upgrades format 2)`);
   }
 
-  /** Rewrites format 2's rows (texts as they were, producers as `[[index, source, id], …]`) in one transaction. */
+  /** Rewrites format 2's publishes (types and JSON texts in columns of their own, producers as `[[index, source, id], …]`), in one transaction. */
   #upgradeFromFormat2(): void {
-    const page = this.#db.prepare("SELECT first, types, jsons, producers FROM publishes WHERE first > ? ORDER BY first LIMIT 1000");
-    const update = this.#db.prepare("UPDATE publishes SET types = ?, jsons = ?, producers = ? WHERE first = ?");
-    this.#db.exec("BEGIN");
+    this.#db.exec(`BEGIN; ALTER TABLE publishes RENAME TO format2; CREATE TABLE publishes ${PUBLISHES};`);
+    const page = this.#db.prepare("SELECT first, last, accepted_at, types, jsons, producers FROM format2 WHERE first > ? ORDER BY first LIMIT 1000");
+    const insert = this.#db.prepare(INSERT_PUBLISH);
     for (let after = -1, rows; (rows = page.all(after) as unknown as Format2Row[]).length > 0; after = rows[rows.length - 1].first) {
       for (const row of rows) {
-        const named = row.producers === null ? [] : (JSON.parse(row.producers) as [number][]).map(([index]) => index);
-        const flags = named.length === 0 ? null : row.jsons.split("\n").map((_, index) => (named.includes(index) ? "1" : "0")).join("");
-        update.run(deflatedLines(row.types.split("\n")), deflatedLines(row.jsons.split("\n")), flags, row.first);
+        const types = row.types.split("\n");
+        const named = new Map((row.producers === null ? [] : JSON.parse(row.producers) as [number, string, string][]).map(([index, source, id]) => [index, { source, id }]));
+        const stored = storedEvents(row.jsons.split("\n").map((json, index) => ({ type: types[index], json, producer: named.get(index) })));
+        insert.run(row.first, row.last, row.accepted_at, stored.events, stored.producers);
       }
     }
-    this.#db.exec(`UPDATE meta SET value = '${FORMAT}' WHERE key = 'format'; COMMIT`);
+    this.#db.exec(`DROP TABLE format2; UPDATE meta SET value = '${FORMAT}' WHERE key = 'format'; COMMIT`);
   }
 
   #createSchema(): void {
@@ -105,8 +103,7 @@ export class SqliteJournal implements Journal {
       BEGIN;
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       INSERT INTO meta VALUES ('application', '${APPLICATION}'), ('format', '${FORMAT}');
-      CREATE TABLE publishes (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
-        types BLOB NOT NULL, jsons BLOB NOT NULL, producers TEXT);
+      CREATE TABLE publishes ${PUBLISHES};
       CREATE TABLE subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE parked (subscription TEXT NOT NULL, seq INTEGER NOT NULL, deliveries INTEGER NOT NULL, type TEXT NOT NULL,
         json TEXT NOT NULL, PRIMARY KEY (subscription, seq)) WITHOUT ROWID;
@@ -115,11 +112,11 @@ export class SqliteJournal implements Journal {
 
   #prepare(): Record<string, StatementSync> {
     const sql = {
-      insertPublish: "INSERT INTO publishes (first, last, accepted_at, types, jsons, producers) VALUES (?, ?, ?, ?, ?, ?)",
+      insertPublish: INSERT_PUBLISH,
       lastSeq: "SELECT last AS seq FROM publishes ORDER BY first DESC LIMIT 1",
       oldestSeq: "SELECT min(first) AS seq FROM publishes",
       // Each from the publish holding seq ?1, found on the primary key: the tables are never scanned.
-      publishesFrom: `SELECT first, last, accepted_at, types, jsons, producers FROM publishes WHERE first >= ${HOLDING} AND last >= ?1 ORDER BY first LIMIT ?2`,
+      publishesFrom: `SELECT first, last, accepted_at, events, producers FROM publishes WHERE first >= ${HOLDING} AND last >= ?1 ORDER BY first LIMIT ?2`,
       acceptedAt: `SELECT accepted_at FROM publishes WHERE first >= ${HOLDING} AND last >= ?1 ORDER BY first LIMIT 1`,
       trimmable: "SELECT first, last FROM publishes WHERE first < ?1 AND last < ?1 ORDER BY first LIMIT ?2",
       saveSubscription: "INSERT OR REPLACE INTO subscriptions (id, record) VALUES (?, ?)",
@@ -176,10 +173,9 @@ export class SqliteJournal implements Journal {
     if (events.length === 0) return;
     const { seq: first, acceptedAt } = events[0];
     const last = events[events.length - 1].seq;
-    const types = deflatedLines(events.map((event) => event.type));
-    const jsons = deflatedLines(events.map((event) => event.json));
+    const stored = storedEvents(events);
     this.#transaction(() => {
-      this.#statements.insertPublish.run(first, last, acceptedAt, types, jsons, producersOf(events));
+      this.#statements.insertPublish.run(first, last, acceptedAt, stored.events, stored.producers);
     });
   }
 
@@ -298,68 +294,11 @@ interface ParkedRow {
   json: string;
 }
 
-interface PublishRow {
+interface Format2Row {
   first: number;
   last: number;
   accepted_at: number;
-  types: Uint8Array;
-  jsons: Uint8Array;
-  producers: string | null;
-}
-
-interface Format2Row {
-  first: number;
   types: string;
   jsons: string;
   producers: string | null;
-}
-
-const utf8 = new TextDecoder();
-
-const encoder = new TextEncoder();
-/** Where a publish's lines are encoded before deflating (joining them as one string costs more); grows to the largest publish. */
-let scratch: Uint8Array = new Uint8Array(64 * 1024);
-
-/** The lines joined by "\n", as UTF-8, deflated at level 1: ten times smaller on a batch of similar events. */
-function deflatedLines(lines: readonly string[]): Uint8Array {
-  let length = 0;
-  for (const line of lines) {
-    const room = line.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (scratch.length - length < room) scratch = grown(scratch, length + room);
-    length += encoder.encodeInto(line, scratch.subarray(length)).written;
-    scratch[length++] = NEWLINE;
-  }
-  return deflateRawSync(scratch.subarray(0, Math.max(0, length - 1)), { level: 1 });
-}
-
-const NEWLINE = 0x0a;
-
-function grown(buffer: Uint8Array, atLeast: number): Uint8Array {
-  const larger = new Uint8Array(Math.max(atLeast, buffer.length * 2));
-  larger.set(buffer);
-  return larger;
-}
-
-function inflated(stored: Uint8Array): string {
-  return utf8.decode(inflateRawSync(stored));
-}
-
-/** Which events of a publish carry an id their producer chose, a "1" or "0" each; null for none. Their `source` and `id` are in their JSON. */
-function producersOf(events: readonly JournalEvent[]): string | null {
-  return events.some((event) => event.producer) ? events.map((event) => (event.producer ? "1" : "0")).join("") : null;
-}
-
-function eventsOf(row: PublishRow, withProducers: boolean): JournalEvent[] {
-  const types = inflated(row.types).split("\n");
-  const events: JournalEvent[] = inflated(row.jsons).split("\n").map((json, index) => ({
-    seq: row.first + index, type: types[index], json, size: utf8Bytes(json), batch: row.first, acceptedAt: row.accepted_at,
-  }));
-  const flags = row.producers;
-  if (!withProducers || flags === null) return events;
-  return events.map((event, index) => (flags[index] === "1" ? { ...event, producer: producerOf(event.json) } : event));
-}
-
-function producerOf(json: string): { source: string; id: string } {
-  const { source, id } = JSON.parse(json) as { source: string; id: string };
-  return { source, id };
 }
