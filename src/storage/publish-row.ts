@@ -28,8 +28,10 @@ export function storedEvents(events: readonly StoredEvent[]): Pick<PublishRow, "
   let length = 0;
   for (const event of events) length = appendLine(event.json, appendLine(event.type, length));
   const lines = scratch.subarray(0, length - 1);
+  const stored = length > DEFLATE_FROM_BYTES ? deflateRawSync(lines, { level: 1 }) : utf8.decode(lines);
+  if (scratch.length > KEPT_SCRATCH_BYTES) scratch = new Uint8Array(INITIAL_SCRATCH_BYTES); // grown for an unusually large publish
   return {
-    events: length > DEFLATE_FROM_BYTES ? deflateRawSync(lines, { level: 1 }) : utf8.decode(lines),
+    events: stored,
     producers: events.some((event) => event.producer) ? events.map((event) => (event.producer ? "1" : "0")).join("") : null,
   };
 }
@@ -54,8 +56,10 @@ function producerOf(json: string): { source: string; id: string } {
 
 const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
-/** Where a publish's lines are encoded (one string of them all would cost more); grows to the largest publish. */
-let scratch: Uint8Array = new Uint8Array(64 * 1024);
+const INITIAL_SCRATCH_BYTES = 64 * 1024;
+const KEPT_SCRATCH_BYTES = 1024 * 1024;
+/** Where a publish's lines are encoded (one string of them all would cost more); grows for a larger publish, kept up to 1 MiB. */
+let scratch: Uint8Array = new Uint8Array(INITIAL_SCRATCH_BYTES);
 
 /** Writes `text` and a newline into the scratch buffer at `at`; returns where they end. */
 function appendLine(text: string, at: number): number {

@@ -111,8 +111,10 @@ test("after a restart each event's JSON is as it was accepted, and only the ids 
       { type: "a", source: "/q", id: odd },
       { type: "big", data: "é😀".repeat(30_000) }, // 150 KB of UTF-8: past the first encoding buffer
     ]);
+    run.broker.send({ type: "huge", data: "é😀".repeat(200_000) }); // 1.2 MB: its encoding buffer is not kept
+    run.broker.send({ type: "after", data: odd });
     const before = readAll(run.broker).map((event) => event.json);
-    assert.equal(before.length, 4);
+    assert.equal(before.length, 6);
     const generated = JSON.parse(before[1]) as { source: string; id: string };
 
     run = run.restart();
