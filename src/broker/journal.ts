@@ -14,7 +14,7 @@ export interface JournalEvent extends AcceptedEvent {
   /** The first seq of the publish that brought it: a publish's events are delivered together. */
   readonly batch: number;
   readonly acceptedAt: number;
-  /** The producer's (`source`, `id`), when the producer chose the id: what the dedupe window remembers. */
+  /** The producer's (`source`, `id`), when the producer chose the id: what the dedupe window remembers. Given to `commitEvents`, and by `recentProducers`; reads may leave it out. */
   readonly producer?: { readonly source: string; readonly id: string };
 }
 

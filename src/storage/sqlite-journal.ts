@@ -1,15 +1,16 @@
 /**
  * The broker's journal in one SQLite database (`node:sqlite`, synchronous, in Bun and Deno
  * alike): accepted events, required subscriptions and their parked events. A publish is one
- * row (`publish-row.ts`), so retention keeps or drops it whole. Written in WAL mode; `sync: "full"` makes every commit reach the disk before it returns, `"normal"`
- * leaves that to a checkpoint every second (a power loss may cost that second, a crash of
- * the process nothing).
+ * row (`publish-row.ts`), so retention keeps or drops it whole. Written in WAL mode;
+ * `sync: "full"` makes every commit reach the disk before it returns, `"normal"` leaves
+ * that to a checkpoint every second (a power loss may cost that second, a crash of the
+ * process nothing).
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Journal, type JournalEvent, type ParkedRecord, type RecoveredState, StorageError, type SubscriptionRecord, utf8Bytes } from "../broker/mod.ts";
-import { eventsOf, type PublishRow, storedEvents } from "./publish-row.ts";
+import { decodePublish, encodePublish, type PublishRow } from "./publish-row.ts";
 
 const APPLICATION = "event-broker";
 /** 3: a publish's events as one text, deflated when large; its producers as flags. A database in format 2 is upgraded at open. */
@@ -82,20 +83,34 @@ export class SqliteJournal implements Journal {
     if (format !== FORMAT) throw new JournalOpenError(`${path} has format ${format}; this broker reads format ${FORMAT} (and upgrades format 2)`);
   }
 
-  /** Rewrites format 2's publishes (types and JSON texts in columns of their own, producers as `[[index, source, id], …]`), in one transaction. */
+  /**
+   * Rewrites format 2's publishes (types and JSON texts in columns of their own, producers
+   * as `[[index, source, id], …]`), in one transaction: failing, it leaves them as they were.
+   */
   #upgradeFromFormat2(): void {
-    this.#db.exec(`BEGIN; ALTER TABLE publishes RENAME TO format2; CREATE TABLE publishes ${PUBLISHES};`);
-    const page = this.#db.prepare("SELECT first, last, accepted_at, types, jsons, producers FROM format2 WHERE first > ? ORDER BY first LIMIT 1000");
+    try {
+      this.#db.exec("BEGIN");
+      this.#rewriteFormat2();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw new JournalOpenError(`cannot upgrade the journal from format 2, left as it was (rewriting it takes about as much free disk as it holds): ${(error as Error).message}`);
+    }
+  }
+
+  #rewriteFormat2(): void {
+    this.#db.exec(`ALTER TABLE publishes RENAME TO format2; CREATE TABLE publishes ${PUBLISHES};`);
+    const page = this.#db.prepare(`SELECT first, last, accepted_at, types, jsons, producers FROM format2 WHERE first > ? ORDER BY first LIMIT ${PAGE}`);
     const insert = this.#db.prepare(INSERT_PUBLISH);
     for (let after = -1, rows; (rows = page.all(after) as unknown as Format2Row[]).length > 0; after = rows[rows.length - 1].first) {
       for (const row of rows) {
         const types = row.types.split("\n");
         const named = new Map((row.producers === null ? [] : JSON.parse(row.producers) as [number, string, string][]).map(([index, source, id]) => [index, { source, id }]));
-        const stored = storedEvents(row.jsons.split("\n").map((json, index) => ({ type: types[index], json, producer: named.get(index) })));
+        const stored = encodePublish(row.jsons.split("\n").map((json, index) => ({ type: types[index], json, producer: named.get(index) })));
         insert.run(row.first, row.last, row.accepted_at, stored.events, stored.producers);
       }
     }
-    this.#db.exec(`DROP TABLE format2; UPDATE meta SET value = '${FORMAT}' WHERE key = 'format'; COMMIT`);
+    this.#db.exec(`DROP TABLE format2; UPDATE meta SET value = '${FORMAT}' WHERE key = 'format'`);
   }
 
   #createSchema(): void {
@@ -173,7 +188,7 @@ export class SqliteJournal implements Journal {
     if (events.length === 0) return;
     const { seq: first, acceptedAt } = events[0];
     const last = events[events.length - 1].seq;
-    const stored = storedEvents(events);
+    const stored = encodePublish(events);
     this.#transaction(() => {
       this.#statements.insertPublish.run(first, last, acceptedAt, stored.events, stored.producers);
     });
@@ -219,7 +234,7 @@ export class SqliteJournal implements Journal {
       const rows = this.#statements.publishesFrom.all(after + 1, PAGE) as unknown as PublishRow[];
       if (rows.length === 0) return;
       for (const row of rows) {
-        for (const event of eventsOf(row, withProducers)) if (event.seq > after && event.seq <= to) yield event;
+        for (const event of decodePublish(row, withProducers)) if (event.seq > after && event.seq <= to) yield event;
       }
       after = rows[rows.length - 1].last;
     }

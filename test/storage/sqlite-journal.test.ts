@@ -105,20 +105,22 @@ test("after a restart each event's JSON is as it was accepted, and only the ids 
   let run = durableBroker(dir, clock, { historySize: 1 });
   try {
     const odd = "ü \u2028 😀 \"quoted\" \\ end";
-    run.broker.sendBatch([
+    const batch = [
       { type: "a", source: "/p", id: "x-1" },
       { type: "b", data: odd },
       { type: "a", source: "/q", id: odd },
-      { type: "big", data: "é😀".repeat(30_000) }, // 150 KB of UTF-8: past the first encoding buffer
-    ]);
-    run.broker.send({ type: "huge", data: "é😀".repeat(200_000) }); // 1.2 MB: its encoding buffer is not kept
-    run.broker.send({ type: "after", data: odd });
-    const before = readAll(run.broker).map((event) => event.json);
-    assert.equal(before.length, 6);
-    const generated = JSON.parse(before[1]) as { source: string; id: string };
+      { type: "big", data: "é😀".repeat(30_000) }, // 2 bytes a UTF-16 unit, 150 KB: past the first encoding buffer
+      { type: "wide", data: "中\u2028".repeat(40_000) }, // 3 bytes a unit, the most there is
+    ];
+    const singles = [{ type: "huge", data: "é😀".repeat(200_000) }, { type: "after", data: odd }]; // 1.2 MB, then a small one
+    run.broker.sendBatch(batch);
+    for (const event of singles) run.broker.send(event);
+    const sent = [...batch, ...singles];
 
     run = run.restart();
-    assert.deepEqual(readAll(run.broker).map((event) => event.json), before, "read back from the journal, byte for byte");
+    const back = readAll(run.broker);
+    assert.deepEqual(back.map((event) => [event.type, JSON.parse(event.json).data]), sent.map((event) => [event.type, (event as { data?: string }).data]), "read back from the journal as sent");
+    const generated = JSON.parse(back[1].json) as { source: string; id: string };
     const again = run.broker.sendBatch([{ type: "a", source: "/q", id: odd }, { type: "b", source: generated.source, id: generated.id }, { type: "a", source: "/p", id: "x-1" }]);
     assert.deepEqual([again.accepted, again.duplicateSeqs], [1, [3, 1]], "the generated id was never the producer's");
   } finally {
@@ -147,31 +149,91 @@ test("a publish of similar events takes a fraction of its JSON on disk", () => {
 test("a format-2 journal is upgraded at open: its events, seqs and producers' ids are kept", () => {
   const dir = dataDir();
   const clock = new FakeClock();
-  const jsons = [
-    { type: "a", source: "/p", id: "x-1", specversion: "1.0", time: "2026-11-28T15:00:00.000Z", seq: 1 },
-    { type: "b", source: "/", id: "generated", specversion: "1.0", time: "2026-11-28T15:00:00.000Z", seq: 2 },
-  ].map((event) => JSON.stringify(event));
-  const old = new DatabaseSync(join(dir, "broker.sqlite"));
-  old.exec(`
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-    INSERT INTO meta VALUES ('application', 'event-broker'), ('format', '2');
-    CREATE TABLE publishes (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, accepted_at INTEGER NOT NULL, types TEXT NOT NULL, jsons TEXT NOT NULL, producers TEXT);
-    CREATE TABLE subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
-    CREATE TABLE parked (subscription TEXT NOT NULL, seq INTEGER NOT NULL, deliveries INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (subscription, seq)) WITHOUT ROWID;`);
-  old.prepare("INSERT INTO publishes VALUES (1, 2, ?, 'a\nb', ?, '[[0,\"/p\",\"x-1\"]]')").run(clock.now(), jsons.join("\n"));
-  old.close();
+  const publishes = format2Publishes(100, clock.now(), (index) => (index === 50 ? "x".repeat(3_000) : `d-${index}`));
+  writeFormat2(dir, publishes);
   let run = durableBroker(dir, clock, { historySize: 1 });
   try {
-    assert.deepEqual(readAll(run.broker).map((event) => [event.seq, event.type, event.json]), [[1, "a", jsons[0]], [2, "b", jsons[1]]]);
+    const expected = publishes.flatMap((publish) => publish.events.map((event, index) => [publish.first + index, event.type, event.json]));
+    assert.deepEqual(readAll(run.broker).map((event) => [event.seq, event.type, event.json]), expected);
     run = run.restart(); // opened a second time: in format 3 now
-    assert.equal(run.broker.lastSeq, 2);
-    assert.deepEqual(run.broker.sendBatch([{ type: "a", source: "/p", id: "x-1" }, { type: "b", source: "/", id: "generated" }]).duplicateSeqs, [1]);
-    assert.deepEqual(readAll(run.broker).map((event) => event.seq), [1, 2, 3]);
+    assert.equal(run.broker.lastSeq, expected.length);
+    const named = publishes.flatMap((publish) => publish.events.filter((event) => event.producer)).map((event) => ({ type: event.type, ...event.producer! }));
+    const unnamed = publishes.flatMap((publish) => publish.events.filter((event) => !event.producer)).map((event) => JSON.parse(event.json) as { type: string; source: string; id: string });
+    const again = run.broker.sendBatch([...named, ...unnamed].map(({ type, source, id }) => ({ type, source, id })));
+    assert.equal(again.duplicates, named.length, "every id a producer chose, and only those");
+    run.stop();
+    const db = new DatabaseSync(join(dir, "broker.sqlite"));
+    assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string }).value, "3");
+    assert.ok((db.prepare("SELECT events FROM publishes WHERE first = ?").get(publishes[50].first) as { events: unknown }).events instanceof Uint8Array, "the large publish deflated");
+    db.close();
   } finally {
     run.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("an upgrade from format 2 that cannot finish leaves the journal as it was, and the next open upgrades it", () => {
+  const dir = dataDir();
+  const clock = new FakeClock();
+  const publishes = format2Publishes(200, clock.now(), () => incompressible());
+  writeFormat2(dir, publishes);
+  const pages = () => {
+    const db = new DatabaseSync(join(dir, "broker.sqlite"));
+    const state = { pages: (db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count, format: (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string }).value };
+    db.close();
+    return state;
+  };
+  const before = pages();
+  assert.throws(() => new SqliteJournal(dir, { sync: "normal", maxPages: before.pages + 20 }), (error: Error) => error instanceof JournalOpenError && /cannot upgrade the journal from format 2/.test(error.message));
+  assert.deepEqual(pages(), before, "format 2, every page as it was");
+  const run = durableBroker(dir, clock, { historySize: 1 });
+  try {
+    assert.equal(readAll(run.broker).length, publishes.reduce((sum, publish) => sum + publish.events.length, 0));
+  } finally {
+    run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+interface Format2Event {
+  type: string;
+  json: string;
+  producer?: { source: string; id: string };
+}
+
+/** `count` publishes of one to three events each, as format 2 held them; every third event's id its producer's. */
+function format2Publishes(count: number, acceptedAt: number, dataOf: (index: number) => string): { first: number; acceptedAt: number; events: Format2Event[] }[] {
+  let seq = 0;
+  return Array.from({ length: count }, (_, index) => {
+    const first = seq + 1;
+    const events = Array.from({ length: 1 + (index % 3) }, () => {
+      seq++;
+      const producer = seq % 3 === 0 ? { source: `/producer-${index % 4}`, id: `e-${seq}` } : undefined;
+      const attributes = { specversion: "1.0", id: producer?.id ?? `generated-${seq}`, source: producer?.source ?? "/", type: `t.${seq % 5}`, time: "2026-11-28T15:00:00.000Z", seq, data: dataOf(index) };
+      return { type: attributes.type, json: JSON.stringify(attributes), producer };
+    });
+    return { first, acceptedAt, events };
+  });
+}
+
+/** A journal in `dir` as a broker of format 2 wrote it. */
+function writeFormat2(dir: string, publishes: ReturnType<typeof format2Publishes>): void {
+  const db = new DatabaseSync(join(dir, "broker.sqlite"));
+  db.exec(`
+    PRAGMA journal_mode = WAL;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta VALUES ('application', 'event-broker'), ('format', '2');
+    CREATE TABLE publishes (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, accepted_at INTEGER NOT NULL, types TEXT NOT NULL, jsons TEXT NOT NULL, producers TEXT);
+    CREATE TABLE subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE parked (subscription TEXT NOT NULL, seq INTEGER NOT NULL, deliveries INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (subscription, seq)) WITHOUT ROWID;`);
+  const insert = db.prepare("INSERT INTO publishes VALUES (?, ?, ?, ?, ?, ?)");
+  for (const { first, acceptedAt, events } of publishes) {
+    const named = events.flatMap((event, index) => (event.producer ? [[index, event.producer.source, event.producer.id]] : []));
+    insert.run(first, first + events.length - 1, acceptedAt, events.map((event) => event.type).join("\n"), events.map((event) => event.json).join("\n"), named.length > 0 ? JSON.stringify(named) : null);
+  }
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.close();
+}
 
 test("retention removes old events in the background, never one a required subscription holds", () => {
   const dir = dataDir();
