@@ -218,6 +218,15 @@ test("POST /events answers duplicates with their count and the seqs they already
   await app.close();
 });
 
+test("producer pairs that differ only in where a NUL falls, or in a lone surrogate, are different pairs", async () => {
+  const app = await testApp();
+  const pairs = [["a\u0000b", "c"], ["a", "b\u0000c"], ["a\u0000", "b"], ["\u0000a", "b"], ["a", "\u0000b"], ["a", "\ud800"], ["a", "\ud801"], ["\udc00", "x"], ["\udc01", "x"]];
+  for (const [source, id] of pairs) assert.equal((await accepted(await app.post("/events", { type: "a", source, id }))).accepted, 1, JSON.stringify([source, id]));
+  const again = await accepted(await app.post("/events", pairs.map(([source, id]) => ({ type: "a", source, id }))));
+  assert.deepEqual(again.duplicateSeqs, pairs.map((_, index) => index + 1));
+  await app.close();
+});
+
 test("the dedupe window forgets a producer's id once dedupeWindowMs has passed, and the oldest ids beyond dedupeMaxEntries", async () => {
   const app = await testApp({ dedupeWindowMs: 1_000, dedupeMaxEntries: 2 });
   const publish = async (id: string) => await accepted(await app.post("/events", { type: "a", source: "/p", id }));

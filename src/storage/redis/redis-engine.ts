@@ -165,7 +165,7 @@ export class RedisEngine implements Engine {
     const templates = templatesOf(prepared, (event) => pathOf(prepared.indexOf(event)));
     const args = prepared.flatMap((event, index) => {
       const template = templates[index];
-      return [event.type, template.head, template.tail, String(template.size), event.producerId ? `${event.source}\u0000${event.id}` : ""];
+      return [event.type, template.head, template.tail, String(template.size), event.producerId ? dedupeKeyOf(event.source, event.id) : ""];
     });
     for (let attempt = 0; attempt < STALE_RETRIES; attempt++) {
       const targets = this.#targetsOf(prepared);
@@ -737,4 +737,15 @@ function rangesOf(seqs: readonly number[]): [number, number][] {
 function storageError(error: unknown): Error {
   if (error instanceof StorageError) return error;
   return new StorageError(`Redis: ${(error as Error).message}`);
+}
+
+/**
+ * A producer pair's key in the dedupe window's hash: `source` NUL `id`, one pair's alone
+ * while the source holds no NUL (and none is empty, so no such key starts with one) and
+ * both are well-formed UTF-16 (Redis keeps UTF-8, where every lone surrogate is the same
+ * U+FFFD). Any other pair is keyed by its JSON, which escapes both, after a leading NUL.
+ */
+function dedupeKeyOf(source: string, id: string): string {
+  const plain = !source.includes("\u0000") && source.isWellFormed() && id.isWellFormed();
+  return plain ? `${source}\u0000${id}` : `\u0000${JSON.stringify([source, id])}`;
 }
