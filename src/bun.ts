@@ -1,7 +1,7 @@
 /** Serves the broker with Bun: `bun src/bun.ts [--flag value …]`. */
 import { fileURLToPath } from "node:url";
 import { loadSettingsOrExit } from "./config.ts";
-import { isWorker, superviseWorkers } from "./process-group.ts";
+import { isWorker, stopWithSupervisor, superviseWorkers } from "./process-group.ts";
 import { Serving } from "./serving.ts";
 
 export async function serveWithBun(args: readonly string[]): Promise<void> {
@@ -29,6 +29,7 @@ export async function serveWithBun(args: readonly string[]): Promise<void> {
   const stop = () => void (stopping ??= serving.shutdown(() => (stopped = server.stop()), () => stopped!).then(() => process.exit(0)));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  if (worker) stopWithSupervisor(stop);
 }
 
 /** The script to run again in a worker: none in a compiled binary, which is its own script. */

@@ -1,7 +1,7 @@
 /** Serves the broker with Deno: `deno run --allow-net --allow-env --allow-read src/deno.ts [--flag value …]`. */
 import { AcceptLoop, type ServeConnection } from "./accept-loop.ts";
 import { loadSettingsOrExit } from "./config.ts";
-import { isWorker, superviseWorkers } from "./process-group.ts";
+import { isWorker, stopWithSupervisor, superviseWorkers } from "./process-group.ts";
 import { Serving } from "./serving.ts";
 
 export async function serveWithDeno(args: readonly string[]): Promise<void> {
@@ -18,9 +18,11 @@ export async function serveWithDeno(args: readonly string[]): Promise<void> {
   for (const line of serving.listening(listener.addr.port)) console.log(line);
   const connections = new AcceptLoop<Deno.Conn>({ maxConnections: serving.budget.maxConnections, idleTimeoutMs: headerTimeoutMs, warn: console.error });
   connections.run(listener, serveConnection, (request, timer) => serving.fetch(request, timer));
-  const stop = () => serving.shutdown(() => connections.stop(), () => connections.closeAll()).then(() => Deno.exit(0));
+  let stopping: Promise<void> | undefined;
+  const stop = () => void (stopping ??= serving.shutdown(() => connections.stop(), () => connections.closeAll()).then(() => Deno.exit(0)));
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+  if (worker) stopWithSupervisor(stop);
 }
 
 const WORKER_PERMISSIONS = ["--unstable-net", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys"];

@@ -3,7 +3,7 @@
  * runtime's reuse-port letting the kernel spread connections over them. It passes SIGTERM
  * and SIGINT on, exits when they have stopped, and starts again a worker that dies after
  * it started or is killed; one that exits by itself while starting (a bad setting, a taken
- * port, Redis out of reach) stops all.
+ * port, Redis out of reach) stops all. Workers stop with it, even when it is killed with -9.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
@@ -23,7 +23,8 @@ export function superviseWorkers(command: readonly string[], count: number): Pro
   let stopping = false;
   const start = () => {
     const startedAt = Date.now();
-    const worker = spawn(command[0], command.slice(1), { stdio: "inherit", env: { ...process.env, [WORKER_ENV]: "1" } });
+    // The worker's stdin is a pipe this process holds: it closes when this process ends, however it ends.
+    const worker = spawn(command[0], command.slice(1), { stdio: ["pipe", "inherit", "inherit"], env: { ...process.env, [WORKER_ENV]: "1" } });
     workers.add(worker);
     worker.once("exit", (code, signal) => {
       workers.delete(worker);
@@ -51,4 +52,10 @@ export function superviseWorkers(command: readonly string[], count: number): Pro
   process.on("SIGINT", () => stop());
   for (let i = 0; i < count; i++) start();
   return new Promise<never>(() => {});
+}
+
+/** In a worker: calls `stop` once its supervisor has ended, as its end of the worker's stdin closes. */
+export function stopWithSupervisor(stop: () => void): void {
+  process.stdin.once("end", stop);
+  process.stdin.resume();
 }

@@ -1,5 +1,6 @@
 // --processes N on Redis: N workers of one broker on one port; a worker that dies is
-// replaced, SIGTERM stops them all; without Redis or a fixed port it is refused at start.
+// replaced, SIGTERM stops them all, and so does the supervisor's death; without Redis or a
+// fixed port it is refused at start.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
@@ -63,13 +64,45 @@ test(`${runtime}: --processes 2 serves one broker from two workers on one port, 
     for (const pid of workers) assert.throws(() => process.kill(pid, 0), "every worker stopped");
     assert.equal(await listening(port), false, "the port is free");
   } finally {
-    const workers = childrenOf(group.child.pid!); // a supervisor killed with -9 leaves its workers running
+    const workers = childrenOf(group.child.pid!); // in case they outlive a failed test
     await group.stop("SIGKILL");
     for (const pid of workers) {
       try {
         process.kill(pid, "SIGKILL");
       } catch {
         // already gone
+      }
+    }
+    await redis.stop({ signal: "SIGKILL", removeDir: true });
+  }
+});
+
+test(`${runtime}: a supervisor killed with -9 takes its workers with it, and the port is free again`, { timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const port = await freePort();
+  const group = await startServer({ BROKER_REDIS_URL: redis.url, BROKER_PROCESSES: "2" }, { port });
+  const workers: number[] = [];
+  try {
+    await eventually(async () => (group.output.match(/listening on/g) ?? []).length === 2, 10_000, "both workers listening");
+    workers.push(...childrenOf(group.child.pid!));
+    assert.equal(workers.length, 2);
+    await group.stop("SIGKILL");
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await eventually(async () => !workers.some(alive), 15_000, "both workers gone");
+    assert.equal(await listening(port), false, "the port is free");
+  } finally {
+    for (const pid of workers) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone, as they should be
       }
     }
     await redis.stop({ signal: "SIGKILL", removeDir: true });
