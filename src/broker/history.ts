@@ -39,9 +39,10 @@ const text = new TextDecoder();
  * `memory` allows (it counts what the ring allocates); the oldest fall off first.
  *
  * Why bytes: each event is kept as its type then its JSON, in UTF-8, back to back with the
- * others in one buffer, and decoded again when read (a resumed stream, `GET /events`). Kept as 10,000 strings,
- * the history cost the garbage collector, under publish load, a quarter of the broker's
- * publishing rate (bench/README, "Round three"); kept as bytes, it costs it nothing.
+ * others in one buffer, and decoded again when read (a resumed stream, `GET /events`).
+ * Kept as 10,000 strings, the history cost the garbage collector, under publish load, a
+ * quarter of the broker's publishing rate (bench/README, "Round three"); kept as bytes, it
+ * costs it nothing.
  */
 export class RingHistory implements EventLog {
   readonly #maxBytes: number;

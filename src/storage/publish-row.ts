@@ -42,7 +42,8 @@ export function decodePublish(row: PublishRow, withProducers: boolean): JournalE
   const flags = withProducers ? row.producers : null;
   const events: JournalEvent[] = [];
   for (let index = 0; index * 2 < lines.length; index++) {
-    const [type, json] = [lines[index * 2], lines[index * 2 + 1]];
+    const type = lines[index * 2];
+    const json = lines[index * 2 + 1];
     const event = { seq: row.first + index, type, json, size: utf8Bytes(json), batch: row.first, acceptedAt: row.accepted_at };
     events.push(flags?.[index] === "1" ? { ...event, producer: producerOf(json) } : event);
   }
