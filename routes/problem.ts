@@ -67,14 +67,16 @@ export function problemResponse(status: number, code: string, detail: string, ex
   return new Response(JSON.stringify(body), { status, headers });
 }
 
+export function httpProblemResponse(problem: HttpProblem): Response {
+  return problemResponse(problem.status, problem.code, problem.detail, problem.errors ? { errors: problem.errors } : {}, problem.headers);
+}
+
 /** What reading a request throws when its client has gone: Bun's AbortError, Deno's BadResource. */
 const CLIENT_GONE = new Set(["AbortError", "BadResource"]);
 
 /** The one place any thrown error becomes an answer. */
 export function errorToResponse(error: unknown, c: Context): Response {
-  if (error instanceof HttpProblem) {
-    return problemResponse(error.status, error.code, error.detail, error.errors ? { errors: error.errors } : {}, error.headers);
-  }
+  if (error instanceof HttpProblem) return httpProblemResponse(error);
   if (error instanceof BrokerError) {
     const extra: Record<string, unknown> = {};
     if (error instanceof ValidationError) extra.errors = error.issues;

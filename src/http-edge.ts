@@ -4,13 +4,12 @@
  * unless held; a body that may take long is watched for silence instead (see
  * withBodyTimeout); and it is counted until answered, so that shutdown can wait for it.
  */
-import type { Hono } from "hono";
-import type { AppEnv } from "../routes/env.ts";
 import { NDJSON_TYPES } from "../routes/ndjson.ts";
 import { problemResponse } from "../routes/problem.ts";
 import { withBodyTimeout } from "./body-watch.ts";
 import type { ConnectionTimer } from "./connection-watch.ts";
 import { InFlight } from "./in-flight.ts";
+import type { BrokerServer } from "./server.ts";
 
 /** A body declaring at most this many bytes arrives with its headers in practice, and is timed with them. */
 const TIMED_WITH_HEADERS_BYTES = 65_536;
@@ -20,7 +19,7 @@ export class HttpEdge {
   /** Given to requests that name no host: the address the server listens on. */
   origin = "http://localhost";
 
-  constructor(private readonly app: Hono<AppEnv>, private readonly bodyIdleTimeoutMs: number) {}
+  constructor(private readonly app: Pick<BrokerServer, "fetch">, private readonly bodyIdleTimeoutMs: number) {}
 
   /** The answer to `request`; never rejects. */
   fetch(request: Request, timer: ConnectionTimer): Promise<Response> {

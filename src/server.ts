@@ -5,20 +5,21 @@ import type { Settings } from "./config.ts";
 import { storageLine } from "./storage-line.ts";
 import { accessControl } from "../routes/auth.ts";
 import { corsFor } from "../routes/cors.ts";
-import type { AppEnv } from "../routes/env.ts";
+import type { AppEnv, RuntimeBindings } from "../routes/env.ts";
 import { dashboardRoutes } from "../routes/dashboard.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { BrokerMetrics } from "../routes/metrics.ts";
 import { openApiRoutes } from "../routes/openapi.ts";
-import { sameOriginOnly } from "../routes/origin.ts";
-import { errorToResponse, problemResponse } from "../routes/problem.ts";
+import { crossSiteRefusal } from "../routes/origin.ts";
+import { errorToResponse, httpProblemResponse, problemResponse } from "../routes/problem.ts";
 import { SseHub } from "../routes/sse.ts";
 import { streamRoutes } from "../routes/stream.ts";
 import { subscriptionRoutes } from "../routes/subscriptions.ts";
 
 export interface BrokerServer {
-  readonly app: Hono<AppEnv>;
+  /** The answer to one request: a cross-site refusal, or what the routes answer. */
+  fetch(request: Request, bindings?: RuntimeBindings): Response | Promise<Response>;
   readonly engine: Engine;
   /** The core, when the engine is one process's (in memory or on a journal). */
   readonly broker: Broker;
@@ -58,7 +59,6 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
   const hub = new SseHub(settings.heartbeatMs, broker.memory.parts.streams);
   const app = new Hono<AppEnv>();
   if (settings.corsOrigins.length > 0) app.use(corsFor(settings.corsOrigins));
-  app.use(sameOriginOnly(settings.corsOrigins));
   if (settings.jwtSecret) app.use(accessControl(settings.jwtSecret));
   const metrics = new BrokerMetrics(broker);
   app
@@ -70,13 +70,22 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
     .route("/subscriptions", subscriptionRoutes(broker, settings))
     .route("/healthz", healthRoutes(broker, Boolean(settings.jwtSecret)));
   app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${c.req.path}`));
+  const countRefusal = (method: string, path: string, status: number, error: unknown) => {
+    if (method === "POST" && path === "/events") metrics.countRefusal(status, error);
+  };
   app.onError((error, c) => {
     const response = errorToResponse(error, c);
-    if (c.req.method === "POST" && c.req.path === "/events") metrics.countRefusal(response.status, error);
+    countRefusal(c.req.method, c.req.path, response.status, error);
     return response;
   });
+  const refuseCrossSite = crossSiteRefusal(settings.corsOrigins);
   return {
-    app,
+    fetch(request, bindings) {
+      const refusal = refuseCrossSite(request);
+      if (refusal === undefined) return app.fetch(request, bindings);
+      countRefusal(request.method, new URL(request.url).pathname, refusal.status, refusal);
+      return httpProblemResponse(refusal);
+    },
     engine,
     get broker(): Broker {
       if (engine instanceof LocalEngine) return engine.broker;

@@ -23,7 +23,7 @@ export class Serving {
     this.budget = connectionBudget(fileLimit, settings);
     this.settings = { ...settings, maxStreams: this.budget.maxStreams, maxWaitingPulls: this.budget.maxWaitingPulls };
     this.server = createBrokerServer(this.settings, systemClock, engine);
-    this.edge = new HttpEdge(this.server.app, settings.bodyIdleTimeoutMs);
+    this.edge = new HttpEdge(this.server, settings.bodyIdleTimeoutMs);
   }
 
   /**

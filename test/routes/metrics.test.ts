@@ -27,6 +27,7 @@ test("GET /metrics reports accepted, refused, deliveries, drops, backlog, lag an
   await app.post("/events", { type: "a", id: "x" });
   await app.post("/events", { type: "bad type" });
   await app.post("/events", { type: "a", data: "x".repeat(3_000) });
+  await app.request("/events", { method: "POST", headers: { origin: "http://evil.example", "content-type": "application/json" }, body: '{"type":"a"}' });
   await app.post(`/subscriptions/${id}/pull`, { waitMs: 0 });
   await app.post(`/subscriptions/${id}/ack`, { seq: 1 });
   const texts = await scrapeAll(app);
@@ -34,6 +35,7 @@ test("GET /metrics reports accepted, refused, deliveries, drops, backlog, lag an
   assert.equal(total(texts, "broker_duplicates_total"), 1);
   assert.equal(total(texts, 'broker_publish_refused_total{reason="invalid"}'), 1);
   assert.equal(total(texts, 'broker_publish_refused_total{reason="body-too-large"}'), 1);
+  assert.equal(total(texts, 'broker_publish_refused_total{reason="forbidden"}'), 1, "a publish from a page on another origin");
   assert.equal(total(texts, 'broker_deliveries_total{kind="required"}'), 3);
   assert.equal(total(texts, 'broker_deliveries_total{kind="stream"}'), 1);
   assert.equal(total(texts, "broker_stream_drops_total"), 2);

@@ -19,7 +19,7 @@ test("a full disk answers a publish 503 storage-unavailable with Retry-After, ac
   const clock = new FakeClock();
   const engine = new LocalEngine({ ...brokerOptionsOf(settings, clock), journal: new SqliteJournal(dir, { sync: "normal", maxPages: 64 }) });
   const server = createBrokerServer(settings, clock, engine);
-  const post = (path: string, body: unknown) => server.app.request(`http://broker.test${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown) => server.fetch(new Request(`http://broker.test${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
   try {
     const { id } = await (await post("/subscriptions", {})).json();
     let response: Response;
@@ -31,7 +31,7 @@ test("a full disk answers a publish 503 storage-unavailable with Retry-After, ac
     assert.equal(problem.type, "/problems/storage-unavailable");
     assert.equal(response.headers.get("retry-after"), "1");
     assert.ok(accepted > 10, `${accepted} accepted before the disk filled`);
-    assert.equal((await (await server.app.request("http://broker.test/healthz")).json()).lastSeq, accepted, "nothing of the refused publish");
+    assert.equal((await (await server.fetch(new Request("http://broker.test/healthz"))).json()).lastSeq, accepted, "nothing of the refused publish");
     const pulled = await (await post(`/subscriptions/${id}/pull`, { max: 10_000, waitMs: 0 })).json();
     assert.equal(pulled.events.length, accepted, "what was accepted is served");
     assert.equal(pulled.events[0].seq, 1);

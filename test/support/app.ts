@@ -72,7 +72,7 @@ async function sharingRedis(settings: Settings, clock: FakeClock): Promise<Deplo
 }
 
 function instanceOf(server: BrokerServer): Instance {
-  const request = async (path: string, init?: RequestInit) => await server.app.request(`http://broker.test${path}`, init);
+  const request = async (path: string, init?: RequestInit) => await server.fetch(new Request(`http://broker.test${path}`, init));
   const post = (path: string, body: unknown, contentType = "application/json") =>
     request(path, {
       method: "POST",
