@@ -4,8 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Redis as the durable and shared rows run it: AOF on, fsync every second (like `sync: normal`). */
-const REDIS_AOF = ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"];
+/**
+ * Redis as the durable and shared rows run it: AOF on, fsync every second (like `sync:
+ * normal`). No automatic AOF rewrite: the child it forks shares Redis's core, and outlives
+ * a Redis stopped with SIGKILL, still writing into the next turn (and into its directory).
+ */
+const REDIS_AOF = ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-percentage", "0"];
 
 export function storageMeasures(h) {
   const dataDir = () => mkdtempSync(join(tmpdir(), "broker-bench-"));
