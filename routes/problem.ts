@@ -67,6 +67,7 @@ export function problemResponse(status: number, code: string, detail: string, ex
   return new Response(JSON.stringify(body), { status, headers });
 }
 
+/** The answer an HttpProblem describes. */
 export function httpProblemResponse(problem: HttpProblem): Response {
   return problemResponse(problem.status, problem.code, problem.detail, problem.errors ? { errors: problem.errors } : {}, problem.headers);
 }

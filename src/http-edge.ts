@@ -19,7 +19,7 @@ export class HttpEdge {
   /** Given to requests that name no host: the address the server listens on. */
   origin = "http://localhost";
 
-  constructor(private readonly app: Pick<BrokerServer, "fetch">, private readonly bodyIdleTimeoutMs: number) {}
+  constructor(private readonly server: Pick<BrokerServer, "fetch">, private readonly bodyIdleTimeoutMs: number) {}
 
   /** The answer to `request`; never rejects. */
   fetch(request: Request, timer: ConnectionTimer): Promise<Response> {
@@ -40,19 +40,19 @@ export class HttpEdge {
       // A line stream (tail -f … | curl -T -) may be silent for hours between lines: held, not timed.
       timer.hold(original);
       try {
-        return await this.app.fetch(request, bindings);
+        return await this.server.fetch(request, bindings);
       } finally {
         timer.release(original);
       }
     }
     if (!mayTakeLong(original)) {
-      const response = await this.app.fetch(request, bindings);
+      const response = await this.server.fetch(request, bindings);
       if (held && !isStream(response)) timer.release(original); // a pull: its connection idles by the rules again
       return response;
     }
     timer.hold(original);
     try {
-      return await this.app.fetch(withBodyTimeout(request, this.bodyIdleTimeoutMs), bindings);
+      return await this.server.fetch(withBodyTimeout(request, this.bodyIdleTimeoutMs), bindings);
     } finally {
       timer.release(original);
     }

@@ -1,5 +1,6 @@
 /** Builds the broker and its HTTP app for any runtime; entry points only serve it. */
 import { Hono } from "hono";
+import { getPath } from "hono/utils/url";
 import { type Broker, type BrokerOptions, type Clock, type Engine, LocalEngine, MemoryBudget, systemClock } from "./broker/mod.ts";
 import type { Settings } from "./config.ts";
 import { storageLine } from "./storage-line.ts";
@@ -83,7 +84,7 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
     fetch(request, bindings) {
       const refusal = refuseCrossSite(request);
       if (refusal === undefined) return app.fetch(request, bindings);
-      countRefusal(request.method, new URL(request.url).pathname, refusal.status, refusal);
+      countRefusal(request.method, getPath(request), refusal.status, refusal); // decoded as Hono routes it
       return httpProblemResponse(refusal);
     },
     engine,
