@@ -228,7 +228,7 @@ export class SqliteJournal implements Journal {
     return this.#events(from, to, false);
   }
 
-  /** With `withProducers`, each event's producer pair, read from its JSON: only the dedupe window needs it. */
+  /** With producer pairs when `withProducers` (see decodePublish). */
   *#events(from: number, to: number, withProducers: boolean): Iterable<JournalEvent> {
     for (let after = from - 1; after < to;) {
       const rows = this.#statements.publishesFrom.all(after + 1, PAGE) as unknown as PublishRow[];

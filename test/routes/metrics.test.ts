@@ -17,7 +17,6 @@ async function scrapeAll(app: TestApp): Promise<string[]> {
 }
 
 const total = (texts: string[], series: string) => texts.reduce((sum, text) => sum + (sample(text, series) ?? 0), 0);
-const each = (texts: string[], series: string) => texts.map((text) => sample(text, series));
 
 test("GET /metrics reports accepted, refused, deliveries, drops, backlog, lag and runtime metrics", async () => {
   const app = await testApp({ streamBuffer: 1, maxBodyBytes: 2_000 });
