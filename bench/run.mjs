@@ -70,9 +70,15 @@ async function runClient(command, env = {}) {
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
 
 let nextPort = Number(process.env.BENCH_PORT ?? 18_000);
+/**
+ * What `npm start` sets for the broker (package.json): Bun's allocator's purge delay (the
+ * README's production checklist). Baselines and clients run with Bun's defaults.
+ */
+const NPM_START_ENV = { MIMALLOC_PURGE_DELAY: /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(`${root}package.json`, "utf8")).scripts.start)[1] };
+
 async function broker(runtime, env = {}, cpu = SERVER_CPU) {
   const port = nextPort++;
-  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env });
+  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env: { ...NPM_START_ENV, ...env } });
   return { ...server, url: `http://127.0.0.1:${port}` };
 }
 

@@ -1,6 +1,7 @@
 // The ways the README says to run the broker, each stopped the way a supervisor stops it: SIGTERM to the pid it started.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +23,8 @@ interface Launched {
  * Runs `command` in its own process group until it prints the address it listens on. The
  * group is killed at the end, so that a process the signal did not reach is not left behind.
  */
-async function launched<T>(command: string[], cwd: string, use: (broker: Launched) => Promise<T>): Promise<T> {
-  const child = spawn(command[0], command.slice(1), { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+async function launched<T>(command: string[], cwd: string, use: (broker: Launched) => Promise<T>, env = process.env): Promise<T> {
+  const child = spawn(command[0], command.slice(1), { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
     const url = await new Promise<string>((resolve, reject) => {
@@ -94,3 +95,22 @@ test(`${runtime}: SIGTERM to npm's pid reaches the broker that \`npm run ${runti
   const script = runtime === "bun" ? "start" : "start:deno";
   await launched(["npm", "run", script, "--", "--port", "0"], REPO, (broker) => servesThenStopsOnSigterm(broker));
 });
+
+if (runtime === "bun") {
+  test("bun: npm start runs Bun with its allocator's purge delay at 100 ms, and a delay given by the caller wins", { timeout: 60_000 }, async () => {
+    for (const [given, expected] of [[undefined, "100"], ["250", "250"]] as const) {
+      const { MIMALLOC_PURGE_DELAY: _, ...env } = process.env;
+      if (given !== undefined) env.MIMALLOC_PURGE_DELAY = given;
+      await launched(["npm", "start", "--", "--port", "0"], REPO, async (broker) => {
+        assert.equal(runtimeEnvironment(broker.child.pid!).get("MIMALLOC_PURGE_DELAY"), expected);
+      }, env);
+    }
+  });
+}
+
+/** The environment of the runtime npm started (its only child: the script's shell `exec`s it). */
+function runtimeEnvironment(npmPid: number): Map<string, string> {
+  const [child] = readFileSync(`/proc/${npmPid}/task/${npmPid}/children`, "utf8").trim().split(" ");
+  const entries = readFileSync(`/proc/${child}/environ`, "utf8").split("\0").filter(Boolean);
+  return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+}

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import process from "node:process";
 
 /** Servers still running; a failed test must not leave one behind when the runner exits. */
@@ -16,16 +17,21 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** What `npm start` sets for Bun (package.json): its allocator's purge delay, unless the caller set one. */
+const NPM_START_ENV = {
+  MIMALLOC_PURGE_DELAY: /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).scripts.start)![1],
+};
+
 /**
- * Starts `npm start`'s entry point (or Deno's) on a free port, as a separate process;
- * with `fileLimit`, under `ulimit -n` of that many open files.
+ * Starts `npm start`'s entry point (or Deno's) on a free port, as a separate process, with
+ * what `npm start` sets; with `fileLimit`, under `ulimit -n` of that many open files.
  */
 export function startServer(env: Record<string, string> = {}, { viaCli = false, fileLimit = 0, port = 0 } = {}): Promise<RunningServer> {
   const entry = viaCli ? ["src/cli.ts", "serve"] : [`src/${runtime}.ts`];
   const args = [...(runtime === "bun" ? entry : ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys", "--allow-run", ...entry]), "--port", String(port)];
   const command = fileLimit ? ["sh", "-c", `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, ...args] : [process.execPath, ...args];
   const child = spawn(command[0], command.slice(1), {
-    env: { ...process.env, ...env },
+    env: { ...NPM_START_ENV, ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
