@@ -71,14 +71,19 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/
 
 let nextPort = Number(process.env.BENCH_PORT ?? 18_000);
 /**
- * What `npm start` sets for the broker (package.json): Bun's allocator's purge delay (the
- * README's production checklist). Baselines and clients run with Bun's defaults.
+ * What `npm start` sets for a Bun broker (package.json; a value in the environment wins):
+ * the allocator's purge delay of the README's production checklist. Baselines and clients
+ * run with Bun's defaults.
  */
-const NPM_START_ENV = { MIMALLOC_PURGE_DELAY: /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(`${root}package.json`, "utf8")).scripts.start)[1] };
+const bunStartEnv = () => {
+  const fromStart = /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(`${root}package.json`, "utf8")).scripts.start)?.[1];
+  if (fromStart === undefined) throw new Error("package.json's start script no longer sets MIMALLOC_PURGE_DELAY: update bench/run.mjs");
+  return { MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? fromStart };
+};
 
 async function broker(runtime, env = {}, cpu = SERVER_CPU) {
   const port = nextPort++;
-  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env: { ...NPM_START_ENV, ...env } });
+  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env: { ...(runtime === "bun" ? bunStartEnv() : {}), ...env } });
   return { ...server, url: `http://127.0.0.1:${port}` };
 }
 

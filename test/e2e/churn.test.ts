@@ -9,8 +9,8 @@ import { openStream } from "../support/sse.ts";
 import { eventually, sleep } from "../support/wait.ts";
 
 /**
- * Resident memory of a process, in MiB, half a second after the load: by then Bun's allocator
- * has handed back what the load freed (it waits `MIMALLOC_PURGE_DELAY`, 100 ms under npm start).
+ * Resident memory of a process, in MiB, half a second after the load, before and after alike:
+ * Bun's allocator hands back what the load freed only after `MIMALLOC_PURGE_DELAY` (100 ms).
  */
 async function settledRssMiB(pid: number): Promise<number> {
   await sleep(500);

@@ -20,7 +20,7 @@ export interface RunningServer {
 /** What `npm start` sets for Bun (package.json): its allocator's purge delay, unless the caller set one. */
 const NPM_START_ENV: Record<string, string> = {};
 const purgeDelay = /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).scripts.start)?.[1];
-if (purgeDelay !== undefined) NPM_START_ENV.MIMALLOC_PURGE_DELAY = purgeDelay;
+if (runtime === "bun" && purgeDelay !== undefined) NPM_START_ENV.MIMALLOC_PURGE_DELAY = purgeDelay;
 
 /**
  * Starts `npm start`'s entry point (or Deno's) on a free port, as a separate process, with
