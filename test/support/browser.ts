@@ -23,22 +23,28 @@ let unpacked: Promise<void> | undefined;
 
 /**
  * Starts headless Chromium from @sparticuz/chromium under playwright-core. Throws, naming the
- * package and the cause, if it cannot start: there is no fallback to another browser.
+ * package and the cause, if it cannot start: there is no fallback to another browser. A second
+ * attempt follows a failed first one: Chromium has been seen to crash (SIGSEGV) while starting,
+ * once in many runs, before any page of the broker was loaded.
  */
 export async function launchChromium(): Promise<Browser> {
   const executablePath = join(UNPACKED_DIR, "chromium");
+  unpacked ??= existsSync(UNPACKED_DIR) ? Promise.resolve() : unpackAtomically(UNPACKED_DIR);
   try {
-    unpacked ??= existsSync(UNPACKED_DIR) ? Promise.resolve() : unpackAtomically(UNPACKED_DIR);
     await unpacked;
-    return await chromium.launch({
-      executablePath,
-      args: ARGS,
-      // The package's NSS, NSPR and expat, so the binary needs nothing from the machine but glibc; and its fonts.
-      env: { ...process.env, LD_LIBRARY_PATH: join(UNPACKED_DIR, "lib"), FONTCONFIG_FILE: join(UNPACKED_DIR, "fonts.conf") },
-    });
+    return await launch(executablePath).catch(() => launch(executablePath));
   } catch (error) {
     throw new Error(`Chromium from @sparticuz/chromium ${PACKAGE_VERSION} (${executablePath}) did not start: ${(error as Error).message}`, { cause: error });
   }
+}
+
+function launch(executablePath: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
+    args: ARGS,
+    // The package's NSS, NSPR and expat, so the binary needs nothing from the machine but glibc; and its fonts.
+    env: { ...process.env, LD_LIBRARY_PATH: join(UNPACKED_DIR, "lib"), FONTCONFIG_FILE: join(UNPACKED_DIR, "fonts.conf") },
+  });
 }
 
 /** Unpacks the package's binary, libraries and fonts into `dir` whole or not at all. */
