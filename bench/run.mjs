@@ -75,15 +75,13 @@ let nextPort = Number(process.env.BENCH_PORT ?? 18_000);
  * the allocator's purge delay of the README's production checklist. Baselines and clients
  * run with Bun's defaults.
  */
-const bunStartEnv = () => {
-  const fromStart = /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(`${root}package.json`, "utf8")).scripts.start)?.[1];
-  if (fromStart === undefined) throw new Error("package.json's start script no longer sets MIMALLOC_PURGE_DELAY: update bench/run.mjs");
-  return { MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? fromStart };
-};
+const purgeDelayOfStart = /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(`${root}package.json`, "utf8")).scripts.start)?.[1];
+if (purgeDelayOfStart === undefined) throw new Error("package.json's start script no longer sets MIMALLOC_PURGE_DELAY: update bench/run.mjs");
+const BUN_START_ENV = { MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? purgeDelayOfStart };
 
 async function broker(runtime, env = {}, cpu = SERVER_CPU) {
   const port = nextPort++;
-  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env: { ...(runtime === "bun" ? bunStartEnv() : {}), ...env } });
+  const server = await start(runtimeCommand[runtime](`src/${runtime}.ts`, ["--port", String(port)]), { cpu, ready: /listening on/, env: { ...(runtime === "bun" ? BUN_START_ENV : {}), ...env } });
   return { ...server, url: `http://127.0.0.1:${port}` };
 }
 

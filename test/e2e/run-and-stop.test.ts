@@ -98,15 +98,15 @@ test(`${runtime}: SIGTERM to npm's pid reaches the broker that \`npm run ${runti
 
 if (runtime === "bun") {
   test("bun: npm start and npm run broker run Bun with its allocator's purge delay at 100 ms, and a delay given by the caller wins", { timeout: 60_000 }, async () => {
-    for (const [script, entry] of [[["start"], "src/bun.ts"], [["run", "broker", "--", "serve"], "src/cli.ts"]] as const) {
+    const scripts = [[["start", "--", "--port", "0"], "src/bun.ts"], [["run", "broker", "--", "serve", "--port", "0"], "src/cli.ts"]] as const;
+    for (const [args, entry] of scripts) {
       for (const [given, expected] of [[undefined, "100"], ["250", "250"]] as const) {
         const { MIMALLOC_PURGE_DELAY: _, ...env } = process.env;
         if (given !== undefined) env.MIMALLOC_PURGE_DELAY = given;
-        const args = script[0] === "start" ? [...script, "--", "--port", "0"] : [...script, "--port", "0"];
         await launched(["npm", ...args], REPO, async (broker) => {
           const { command, environment } = runtimeOf(broker.child.pid!);
           assert.match(command, new RegExp(entry), "the process npm started is the runtime itself");
-          assert.equal(environment.get("MIMALLOC_PURGE_DELAY"), expected, `npm ${script.join(" ")}`);
+          assert.equal(environment.get("MIMALLOC_PURGE_DELAY"), expected, `npm ${args.join(" ")}`);
         }, env);
       }
     }
@@ -118,5 +118,6 @@ function runtimeOf(npmPid: number): { command: string; environment: Map<string, 
   const [child] = readFileSync(`/proc/${npmPid}/task/${npmPid}/children`, "utf8").trim().split(" ");
   const command = readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").join(" ");
   const entries = readFileSync(`/proc/${child}/environ`, "utf8").split("\0").filter(Boolean);
-  return { command, environment: new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)])) };
+  const pairs = entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)] as const);
+  return { command, environment: new Map(pairs) };
 }

@@ -18,9 +18,8 @@ export interface RunningServer {
 }
 
 /** What `npm start` sets for Bun (package.json): its allocator's purge delay, unless the caller set one. */
-const NPM_START_ENV: Record<string, string> = {};
 const purgeDelay = /MIMALLOC_PURGE_DELAY:-(\d+)/.exec(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).scripts.start)?.[1];
-if (runtime === "bun" && purgeDelay !== undefined) NPM_START_ENV.MIMALLOC_PURGE_DELAY = purgeDelay;
+const NPM_START_ENV = runtime === "bun" && purgeDelay !== undefined ? { MIMALLOC_PURGE_DELAY: purgeDelay } : {};
 
 /**
  * Starts `npm start`'s entry point (or Deno's) on a free port, as a separate process, with
