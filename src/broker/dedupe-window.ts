@@ -7,6 +7,18 @@ export interface DedupeKey {
   readonly hash: number;
 }
 
+/** An entry's fields, at these offsets from `ENTRY_FIELDS * slot`. */
+const SEQ = 0;
+const ACCEPTED_AT = 1;
+const HASH = 2;
+const ENTRY_FIELDS = 3;
+
+/** A key's place, at these offsets from `KEY_PLACE_FIELDS * slot`. */
+const START = 0;
+const SOURCE_LENGTH = 1;
+const ID_LENGTH = 2;
+const KEY_PLACE_FIELDS = 3;
+
 /** Per process, so producers cannot choose ids that all land in one probe run. */
 const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
 
@@ -19,17 +31,18 @@ const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
  * entries the garbage collector revisits them all the time; under publish load that cost
  * the broker more than the rest of the publish path. So the window holds no JavaScript
  * object per pair, only typed arrays:
- * - a ring of entries (seq, time, hash) in acceptance order, which is also expiry order;
- * - their keys as UTF-16 code units, per block of ring slots (see KeyBlock);
+ * - a ring of entries (seq, time, hash) in acceptance order, which is also expiry order,
+ *   each entry's fields side by side: a publish then touches two entries' memory (the
+ *   newest and the oldest), where one array per field touched a page of each;
+ * - their keys as UTF-16 code units, in a ring of their own (see KeyRing);
  * - an open-addressing table from key hash to ring slot, with linear probing. Each cell
  *   holds the slot and the hash side by side: a probe then reads one cache line, where a
  *   hash looked up in the ring would cost one more line at a random place per cell.
  */
 export class DedupeWindow {
   readonly #capacity: number;
-  readonly #seqs: Float64Array;
-  readonly #acceptedAt: Float64Array;
-  readonly #hashes: Int32Array;
+  /** `ENTRY_FIELDS` numbers per ring slot: its seq, the time it was accepted, its key's hash. */
+  readonly #entries: Float64Array;
   readonly #keys: KeyRing;
   /** Two numbers per table cell: its ring slot + 1 (0 is empty), then that slot's hash. */
   readonly #table: Int32Array;
@@ -46,9 +59,7 @@ export class DedupeWindow {
    */
   constructor(private readonly windowMs: number, maxEntries: number, maxBytes = maxEntries * (DedupeWindow.ENTRY_BYTES + 256), memory?: MemoryPart) {
     this.#capacity = windowMs === 0 ? 0 : Math.max(1, Math.min(maxEntries, Math.floor(maxBytes / 2 / DedupeWindow.ENTRY_BYTES)));
-    this.#seqs = new Float64Array(this.#capacity);
-    this.#acceptedAt = new Float64Array(this.#capacity);
-    this.#hashes = new Int32Array(this.#capacity);
+    this.#entries = new Float64Array(ENTRY_FIELDS * this.#capacity);
     const keyUnits = this.#capacity === 0 ? 0 : Math.floor((maxBytes - this.#capacity * DedupeWindow.ENTRY_BYTES) / 2);
     this.#keys = new KeyRing(this.#capacity, Math.max(keyUnits, MAX_KEY_UNITS), (units) => memory?.take(2 * units));
     memory?.take(this.bytes);
@@ -59,7 +70,7 @@ export class DedupeWindow {
   }
 
   /** Bytes held per pair beside its key: seq, time, hash, key place and lengths, two table cells. */
-  static readonly ENTRY_BYTES = 8 + 8 + 4 + 4 + 4 + 16;
+  static readonly ENTRY_BYTES = 8 * ENTRY_FIELDS + 4 * KEY_PLACE_FIELDS + 16;
 
   /** Pairs remembered now. */
   get size(): number {
@@ -99,7 +110,7 @@ export class DedupeWindow {
     let sum = 0;
     for (const key of keys) if (key !== undefined) sum += table[2 * (key.hash & this.#mask)];
     const forgetting = Math.max(0, Math.min(keys.length, this.#count + keys.length - this.#capacity));
-    for (let i = 0; i < forgetting; i++) sum += table[2 * (this.#hashes[(this.#oldest + i) % this.#capacity] & this.#mask)];
+    for (let i = 0; i < forgetting; i++) sum += table[2 * (this.#hashOf((this.#oldest + i) % this.#capacity) & this.#mask)];
     this.#preloaded = sum; // kept, so that the compiler keeps the reads
   }
 
@@ -108,7 +119,7 @@ export class DedupeWindow {
     if (this.#capacity === 0) return undefined;
     this.#forgetExpired(now);
     const cell = this.#find(key);
-    return cell === -1 ? undefined : this.#seqs[this.#table[2 * cell] - 1];
+    return cell === -1 ? undefined : this.#entries[ENTRY_FIELDS * (this.#table[2 * cell] - 1) + SEQ];
   }
 
   /** Remembers the pair; a pair remembered again keeps only its newest seq. */
@@ -121,9 +132,10 @@ export class DedupeWindow {
     if (previous !== -1) this.#removeCell(previous);
     const slot = (this.#oldest + this.#count) % this.#capacity;
     this.#count++;
-    this.#seqs[slot] = seq;
-    this.#acceptedAt[slot] = now;
-    this.#hashes[slot] = key.hash;
+    const entry = ENTRY_FIELDS * slot;
+    this.#entries[entry + SEQ] = seq;
+    this.#entries[entry + ACCEPTED_AT] = now;
+    this.#entries[entry + HASH] = key.hash;
     this.#keys.write(slot, key);
     this.#insert(slot, key.hash);
   }
@@ -134,7 +146,7 @@ export class DedupeWindow {
   }
 
   #forgetExpired(now: number): void {
-    while (this.#count > 0 && now - this.#acceptedAt[this.#oldest] >= this.windowMs) this.#forgetOldest();
+    while (this.#count > 0 && now - this.#entries[ENTRY_FIELDS * this.#oldest + ACCEPTED_AT] >= this.windowMs) this.#forgetOldest();
   }
 
   #forgetOldest(): void {
@@ -161,10 +173,14 @@ export class DedupeWindow {
   /** The table cell pointing at this ring slot, or -1. */
   #cellOf(slot: number): number {
     const table = this.#table;
-    for (let cell = this.#hashes[slot] & this.#mask; table[2 * cell] !== 0; cell = (cell + 1) & this.#mask) {
+    for (let cell = this.#hashOf(slot) & this.#mask; table[2 * cell] !== 0; cell = (cell + 1) & this.#mask) {
       if (table[2 * cell] === slot + 1) return cell;
     }
     return -1;
+  }
+
+  #hashOf(slot: number): number {
+    return this.#entries[ENTRY_FIELDS * slot + HASH];
   }
 
   #insert(slot: number, hash: number): void {
@@ -217,9 +233,8 @@ const MAX_KEY_UNITS = 1_280;
  */
 class KeyRing {
   #units: Uint16Array;
-  readonly #starts: Int32Array;
-  readonly #sourceLengths: Int32Array;
-  readonly #idLengths: Int32Array;
+  /** `KEY_PLACE_FIELDS` numbers per ring slot: where its key starts, its source's length, its id's. */
+  readonly #places: Int32Array;
   /** Where the next key goes, and the units held by remembered keys. */
   #end = 0;
   #used = 0;
@@ -227,9 +242,7 @@ class KeyRing {
   /** @param onGrow told of the units each growth adds. */
   constructor(slots: number, private readonly maxUnits: number, private readonly onGrow: (units: number) => void) {
     this.#units = new Uint16Array(Math.min(maxUnits, 4_096));
-    this.#starts = new Int32Array(slots);
-    this.#sourceLengths = new Int32Array(slots);
-    this.#idLengths = new Int32Array(slots);
+    this.#places = new Int32Array(KEY_PLACE_FIELDS * slots);
   }
 
   /** Doubles the ring, up to its bound, moving the keys of `liveSlots` (oldest first) to its start. */
@@ -240,10 +253,11 @@ class KeyRing {
     this.onGrow(this.#units.length - old.length);
     let at = 0;
     for (const slot of liveSlots) {
-      const start = this.#starts[slot];
-      const length = this.#sourceLengths[slot] + this.#idLengths[slot];
+      const place = KEY_PLACE_FIELDS * slot;
+      const start = this.#places[place + START];
+      const length = this.#places[place + SOURCE_LENGTH] + this.#places[place + ID_LENGTH];
       for (let i = 0; i < length; i++) this.#units[at + i] = old[(start + i) % old.length];
-      this.#starts[slot] = at;
+      this.#places[place + START] = at;
       at += length;
     }
     this.#end = at;
@@ -258,20 +272,23 @@ class KeyRing {
   }
 
   write(slot: number, { source, id }: DedupeKey): void {
-    this.#starts[slot] = this.#end;
-    this.#sourceLengths[slot] = source.length;
-    this.#idLengths[slot] = id.length;
+    const place = KEY_PLACE_FIELDS * slot;
+    this.#places[place + START] = this.#end;
+    this.#places[place + SOURCE_LENGTH] = source.length;
+    this.#places[place + ID_LENGTH] = id.length;
     this.#end = this.#copy(id, this.#copy(source, this.#end));
     this.#used += source.length + id.length;
   }
 
   forget(slot: number): void {
-    this.#used -= this.#sourceLengths[slot] + this.#idLengths[slot];
+    const place = KEY_PLACE_FIELDS * slot;
+    this.#used -= this.#places[place + SOURCE_LENGTH] + this.#places[place + ID_LENGTH];
   }
 
   holds(slot: number, { source, id }: DedupeKey): boolean {
-    if (this.#sourceLengths[slot] !== source.length || this.#idLengths[slot] !== id.length) return false;
-    const idStart = this.#equal(source, this.#starts[slot]);
+    const place = KEY_PLACE_FIELDS * slot;
+    if (this.#places[place + SOURCE_LENGTH] !== source.length || this.#places[place + ID_LENGTH] !== id.length) return false;
+    const idStart = this.#equal(source, this.#places[place + START]);
     return idStart !== -1 && this.#equal(id, idStart) !== -1;
   }
 
