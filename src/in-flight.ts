@@ -1,34 +1,39 @@
 /** Requests being answered, so that shutdown can wait for them, and answer those that take too long. */
 export class InFlight<T> {
-  /** Settles one request's answer, with its own or an earlier one, whichever comes first. */
-  readonly #pending = new Set<(answer: T | Promise<T>) => void>();
+  /**
+   * Those still unanswered, newest first. A list of their own nodes, not a Set: every
+   * request joins and leaves it, and tracking one in a Set cost ≈ 0.35 µs in process, in
+   * this list ≈ 0.1 (bench/README, round seven).
+   */
+  #newest: Pending<T> | undefined;
+  #count = 0;
   #onSettled: (() => void)[] = [];
 
   get count(): number {
-    return this.#pending.size;
+    return this.#count;
   }
 
   /** `answer`, counted until it settles or `answerAll` answers first. */
   track(answer: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve) => {
-      const settle = (settled: T | Promise<T>) => {
-        if (!this.#pending.delete(settle)) return;
-        resolve(settled);
-        if (this.#pending.size === 0) this.#onSettled.splice(0).forEach((notify) => notify());
-      };
-      this.#pending.add(settle);
-      answer.then(settle, () => settle(answer));
-    });
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const pending = this.#add(resolve);
+    answer.then(
+      (value) => this.#remove(pending) && resolve(value),
+      (error) => this.#remove(pending) && reject(error),
+    );
+    return promise;
   }
 
   /** Answers every request still in flight with `early()`, without waiting for its own answer. */
   answerAll(early: () => T): void {
-    for (const settle of [...this.#pending]) settle(early());
+    const left: Pending<T>[] = [];
+    for (let pending = this.#newest; pending !== undefined && left.length < this.#count; pending = pending.older) left.push(pending);
+    for (const pending of left) if (this.#remove(pending)) pending.resolve(early());
   }
 
   /** True once nothing is in flight; false if something still is after `timeoutMs`. */
   async settled(timeoutMs: number): Promise<boolean> {
-    if (this.#pending.size === 0) return true;
+    if (this.#count === 0) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const settled = await Promise.race([
       new Promise<boolean>((resolve) => this.#onSettled.push(() => resolve(true))),
@@ -37,4 +42,31 @@ export class InFlight<T> {
     clearTimeout(timer);
     return settled;
   }
+
+  #add(resolve: (answer: T) => void): Pending<T> {
+    const pending: Pending<T> = { resolve, older: this.#newest, newer: undefined, answered: false };
+    if (this.#newest !== undefined) this.#newest.newer = pending;
+    this.#newest = pending;
+    this.#count++;
+    return pending;
+  }
+
+  /** Takes `pending` off the list; false when it was already answered. */
+  #remove(pending: Pending<T>): boolean {
+    if (pending.answered) return false;
+    pending.answered = true;
+    if (pending.newer === undefined) this.#newest = pending.older;
+    else pending.newer.older = pending.older;
+    if (pending.older !== undefined) pending.older.newer = pending.newer;
+    if (--this.#count === 0) this.#onSettled.splice(0).forEach((notify) => notify());
+    return true;
+  }
+}
+
+/** A request in flight: how to answer it, and its neighbours in the list. */
+interface Pending<T> {
+  readonly resolve: (answer: T) => void;
+  older: Pending<T> | undefined;
+  newer: Pending<T> | undefined;
+  answered: boolean;
 }

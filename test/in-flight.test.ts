@@ -2,6 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { InFlight } from "../src/in-flight.ts";
 
+/** `answer`, or a failure when it is still unanswered after a second. */
+function answered<T>(answer: Promise<T>): Promise<T> {
+  const unanswered = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("a request was left unanswered")), 1_000));
+  return Promise.race([answer, unanswered]);
+}
+
 test("InFlight counts answers until they settle, and settled() waits for them", async () => {
   const inFlight = new InFlight<string>();
   let finish!: (answer: string) => void;
@@ -21,8 +27,25 @@ test("InFlight.answerAll() answers what is still in flight at once, and its own 
   const slow = inFlight.track(new Promise<string>((resolve) => (finish = resolve)));
   const failing = inFlight.track(Promise.reject(new Error("boom")));
   await assert.rejects(failing, /boom/);
+  assert.equal(inFlight.count, 1, "a failed answer is no longer in flight");
   inFlight.answerAll(() => "refused");
-  assert.equal(await slow, "refused");
+  assert.equal(await answered(slow), "refused");
   finish("late");
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the late answer arrives
+  assert.equal(inFlight.count, 0, "the late answer is not counted off a second time");
   assert.equal(await inFlight.settled(0), true);
+});
+
+test("InFlight keeps each request apart however they settle: answerAll() answers only those left", async () => {
+  const inFlight = new InFlight<string>();
+  const finishes: ((answer: string) => void)[] = [];
+  const answers = Array.from({ length: 6 }, () => inFlight.track(new Promise<string>((resolve) => finishes.push(resolve))));
+  for (const index of [3, 2, 5]) finishes[index](`own ${index}`); // between, its older neighbour, the newest
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(inFlight.count, 3);
+  let early = 0;
+  inFlight.answerAll(() => `early ${early++}`);
+  assert.deepEqual((await answered(Promise.all(answers))).map((answer) => answer.split(" ")[0]), ["early", "early", "own", "own", "early", "own"]);
+  assert.equal(early, 3, "each of the three left was answered once");
+  assert.equal(inFlight.count, 0);
 });
