@@ -3,9 +3,14 @@ import { test } from "node:test";
 import { InFlight } from "../src/in-flight.ts";
 
 /** `answer`, or a failure when it is still unanswered after a second. */
-function answered<T>(answer: Promise<T>): Promise<T> {
-  const unanswered = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("a request was left unanswered")), 1_000));
-  return Promise.race([answer, unanswered]);
+async function answered<T>(answer: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const unanswered = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("a request was left unanswered")), 1_000)));
+  try {
+    return await Promise.race([answer, unanswered]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 test("InFlight counts answers until they settle, and settled() waits for them", async () => {
