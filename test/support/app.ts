@@ -54,7 +54,9 @@ function oneProcess(server: BrokerServer, stop = () => {}): Deployment {
 async function sharingRedis(settings: Settings, clock: FakeClock): Promise<Deployment> {
   const { url } = await sharedRedis();
   const prefix = `routes:${crypto.randomUUID()}:`;
-  const open = () => RedisEngine.open({ ...brokerOptionsOf(settings, clock), url, prefix });
+  // Generous: these tests are about the routes, and this machine has stalled a command past
+  // the 2 s default (Redis out of reach is tested in test/e2e/redis.test.ts, with the default).
+  const open = () => RedisEngine.open({ ...brokerOptionsOf(settings, clock), url, prefix, commandTimeoutMs: 10_000 });
   const servers = (await Promise.all([open(), open()])).map((engine) => createBrokerServer(settings, clock, engine));
   // Each instance learns of new events through its tail, a few ms after Redis accepted them:
   // the log's end is read from Redis, then every instance is waited for.
