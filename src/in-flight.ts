@@ -27,8 +27,12 @@ export class InFlight<T> {
   /** Answers every request still in flight with `early()`, without waiting for its own answer. */
   answerAll(early: () => T): void {
     const left: Pending<T>[] = [];
+    // Bounded by the count as well, so that a list broken by a bug cannot hold shutdown in a loop.
     for (let pending = this.#newest; pending !== undefined && left.length < this.#count; pending = pending.older) left.push(pending);
-    for (const pending of left) if (this.#remove(pending)) pending.resolve(early());
+    for (const pending of left) {
+      const answer = early(); // first: should it throw, the request stays counted, and can still be answered
+      if (this.#remove(pending)) pending.resolve(answer);
+    }
   }
 
   /** True once nothing is in flight; false if something still is after `timeoutMs`. */
@@ -44,20 +48,23 @@ export class InFlight<T> {
   }
 
   #add(resolve: (answer: T) => void): Pending<T> {
-    const pending: Pending<T> = { resolve, older: this.#newest, newer: undefined, answered: false };
+    const pending: Pending<T> = { resolve, older: this.#newest, newer: undefined, listed: true };
     if (this.#newest !== undefined) this.#newest.newer = pending;
     this.#newest = pending;
     this.#count++;
     return pending;
   }
 
-  /** Takes `pending` off the list; false when it was already answered. */
+  /** Takes `pending` off the list; false when it was already off (answered). */
   #remove(pending: Pending<T>): boolean {
-    if (pending.answered) return false;
-    pending.answered = true;
-    if (pending.newer === undefined) this.#newest = pending.older;
-    else pending.newer.older = pending.older;
-    if (pending.older !== undefined) pending.older.newer = pending.newer;
+    if (!pending.listed) return false;
+    pending.listed = false;
+    const { older, newer } = pending;
+    if (newer === undefined) this.#newest = older;
+    else newer.older = older;
+    if (older !== undefined) older.newer = newer;
+    // Off the list, it holds no neighbour: one whose own answer never comes keeps only itself alive.
+    pending.older = pending.newer = undefined;
     if (--this.#count === 0) this.#onSettled.splice(0).forEach((notify) => notify());
     return true;
   }
@@ -68,5 +75,6 @@ interface Pending<T> {
   readonly resolve: (answer: T) => void;
   older: Pending<T> | undefined;
   newer: Pending<T> | undefined;
-  answered: boolean;
+  /** Still unanswered: on the list. */
+  listed: boolean;
 }

@@ -54,3 +54,15 @@ test("InFlight keeps each request apart however they settle: answerAll() answers
   assert.equal(early, 3, "each of the three left was answered once");
   assert.equal(inFlight.count, 0);
 });
+
+test("InFlight.answerAll() whose early answer throws leaves the request counted, to be answered by the next", async () => {
+  const inFlight = new InFlight<string>();
+  const answer = inFlight.track(new Promise<string>(() => {}));
+  assert.throws(() => inFlight.answerAll(() => {
+    throw new Error("no answer");
+  }), /no answer/);
+  assert.equal(inFlight.count, 1);
+  inFlight.answerAll(() => "refused");
+  assert.equal(await answered(answer), "refused");
+  assert.equal(inFlight.count, 0);
+});
