@@ -65,7 +65,7 @@ function isExtension(key: string, value: unknown): boolean {
 }
 
 /** The last time Zod found valid: a batch's events, and a producer's, mostly share one. */
-let lastValidTime = "";
+let lastValidTime: string | undefined; // not "": an empty time, refused by Zod, must not match it before any is seen
 const timeSchema = shape.time;
 
 function isTime(value: unknown): boolean {
