@@ -253,11 +253,10 @@ class KeyRing {
     this.onGrow(this.#units.length - old.length);
     let at = 0;
     for (const slot of liveSlots) {
-      const place = KEY_PLACE_FIELDS * slot;
-      const start = this.#places[place + START];
-      const length = this.#places[place + SOURCE_LENGTH] + this.#places[place + ID_LENGTH];
+      const start = this.#places[KEY_PLACE_FIELDS * slot + START];
+      const length = this.#unitsOf(slot);
       for (let i = 0; i < length; i++) this.#units[at + i] = old[(start + i) % old.length];
-      this.#places[place + START] = at;
+      this.#places[KEY_PLACE_FIELDS * slot + START] = at;
       at += length;
     }
     this.#end = at;
@@ -281,8 +280,13 @@ class KeyRing {
   }
 
   forget(slot: number): void {
+    this.#used -= this.#unitsOf(slot);
+  }
+
+  /** The units of the slot's key: its source's, then its id's. */
+  #unitsOf(slot: number): number {
     const place = KEY_PLACE_FIELDS * slot;
-    this.#used -= this.#places[place + SOURCE_LENGTH] + this.#places[place + ID_LENGTH];
+    return this.#places[place + SOURCE_LENGTH] + this.#places[place + ID_LENGTH];
   }
 
   holds(slot: number, { source, id }: DedupeKey): boolean {
