@@ -20,9 +20,26 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
   return hasDeclaredLength(c, maxBytes) ? new Uint8Array(await c.req.arrayBuffer()) : await readCounted(c.req.raw.body, maxBytes);
 }
 
-/** The body as text, within `maxBytes` as `readBody`; a declared length lets the runtime decode it natively. */
+/**
+ * The body as text, within `maxBytes` as `readBody`; 400 when it is not UTF-8, which JSON
+ * text must be. The runtimes' own `text()` would turn each bad byte into U+FFFD, making two
+ * different producer ids one, and duplicates of each other.
+ */
 export async function readText(c: Context, maxBytes: number): Promise<string> {
-  return hasDeclaredLength(c, maxBytes) ? await c.req.text() : new TextDecoder().decode(await readCounted(c.req.raw.body, maxBytes));
+  const text = decodeUtf8(await readBody(c, maxBytes));
+  if (text === undefined) throw new HttpProblem(400, "invalid-json", "the body is not valid UTF-8", [{ path: "", message: "is not valid UTF-8" }]);
+  return text;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The text of UTF-8 `bytes`, or undefined when they are not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether the request declares its length; throws 413 when that length is over `maxBytes`. */

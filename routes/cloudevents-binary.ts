@@ -1,6 +1,6 @@
 /** CloudEvents HTTP binary mode: attributes in `ce-*` headers, the body is `data`. */
 import { type FieldIssue, ValidationError } from "../src/broker/mod.ts";
-import { parseJson } from "./body.ts";
+import { decodeUtf8, parseJson } from "./body.ts";
 
 const PREFIX = "ce-";
 
@@ -17,16 +17,23 @@ export function eventFromBinary(headers: Headers, body: Uint8Array, mediaType: s
   const contentType = headers.get("content-type");
   if (body.length === 0) return event;
   if (mediaType === "application/json" || mediaType.endsWith("+json")) {
-    event.data = parseJson(new TextDecoder().decode(body));
+    event.data = parseJson(textOf(body));
     event.datacontenttype = contentType;
   } else if (mediaType.startsWith("text/") || mediaType === "application/x-www-form-urlencoded" || mediaType === "") {
-    event.data = new TextDecoder().decode(body);
+    event.data = textOf(body);
     event.datacontenttype = contentType ?? "text/plain";
   } else {
     event.data_base64 = toBase64(body);
     event.datacontenttype = contentType;
   }
   return event;
+}
+
+/** A text body's characters; a body that is not UTF-8 is refused rather than stored with U+FFFD in place of its bad bytes. */
+function textOf(body: Uint8Array): string {
+  const text = decodeUtf8(body);
+  if (text === undefined) throw new ValidationError([{ path: "/data", message: "is not valid UTF-8" }]);
+  return text;
 }
 
 /** Names a binary-mode error by the header or body it came from. */

@@ -82,6 +82,25 @@ test("POST /events answers 400 for invalid JSON", async () => {
   await app.close();
 });
 
+test("POST /events refuses a body that is not UTF-8 (400), where U+FFFD for its bad bytes would make two producer ids one", async () => {
+  const app = await testApp();
+  const latin1 = (text: string) => Uint8Array.from(text, (char) => char.charCodeAt(0));
+  const notUtf8 = (id: string) => latin1(`{"type":"u8","source":"/l1","id":"${id}"}`);
+  for (const [id, declared] of [["r\xe9sum\xe9", true], ["r\xe8sum\xe8", false]] as const) {
+    const body = notUtf8(id);
+    const headers = { "content-type": "application/json", ...(declared ? { "content-length": String(body.length) } : {}) };
+    const problem = await problemOf(await app.request("/events", { method: "POST", headers, body }), 400);
+    assert.deepEqual(problem.errors, [{ path: "", message: "is not valid UTF-8" }]);
+  }
+  const binary = await problemOf(await app.request("/events", { method: "POST", headers: { "ce-type": "note", "content-type": "text/plain" }, body: latin1("caf\xe9") }), 400);
+  assert.deepEqual(binary.errors, [{ path: "body", message: "is not valid UTF-8" }]);
+  await problemOf(await app.request("/subscriptions", { method: "POST", headers: { "content-type": "application/json" }, body: latin1('{"name":"caf\xe9"}') }), 400);
+  assert.equal(await app.lastSeq(), 0);
+  // The same ids sent as UTF-8 are two producers, not one.
+  assert.equal((await accepted(await app.post("/events", [{ type: "u8", source: "/l1", id: "r\u00e9sum\u00e9" }, { type: "u8", source: "/l1", id: "r\u00e8sum\u00e8" }]))).accepted, 2);
+  await app.close();
+});
+
 test("POST /events answers 400 naming each bad field, and accepts nothing of the batch", async () => {
   const app = await testApp();
   const problem = await problemOf(await app.post("/events", [{ type: "ok" }, { type: 7, time: "noon" }]), 400);
