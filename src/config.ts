@@ -75,6 +75,10 @@ export const settingsSchema = z.strictObject({
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
   /** Origins (comma list) whose pages may call the broker; none by default. */
   corsOrigins: z.string().default("").transform((list) => list.split(",").map((origin) => origin.trim()).filter(Boolean)),
+  /** Names (comma list) browsers may use for the broker besides addresses and `localhost`: a proxy's public name. */
+  hosts: z.string().default("")
+    .transform((list) => list.split(",").map((host) => host.trim().toLowerCase()).filter(Boolean))
+    .refine((hosts) => hosts.every((host) => /^[a-z0-9.-]+$/.test(host)), "must be host names, comma separated, without scheme or port"),
 }).refine((settings) => !(settings.dataDir && settings.redisUrl), {
   path: ["redisUrl"],
   message: "cannot be set together with BROKER_DATA_DIR: a shared broker keeps its state in Redis",

@@ -79,7 +79,8 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
     countRefusal(c.req.method, c.req.path, response.status, error);
     return response;
   });
-  const refuseCrossSite = crossSiteRefusal(settings.corsOrigins);
+  const hosts = settings.jwtSecret ? undefined : [settings.host, ...settings.hosts];
+  const refuseCrossSite = crossSiteRefusal({ allowedOrigins: settings.corsOrigins, hosts });
   return {
     fetch(request, bindings) {
       const refusal = refuseCrossSite(request);

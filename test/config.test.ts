@@ -23,3 +23,10 @@ test("bad settings and unknown flags throw ConfigError naming them", () => {
   assert.throws(() => loadSettings({}, ["--port"]), ConfigError);
   assert.throws(() => loadSettings({ PORT: "70000" }, []), ConfigError);
 });
+
+test("BROKER_HOSTS is a comma list of host names, lower-cased; a scheme or a port is refused, naming it", () => {
+  assert.deepEqual(loadSettings({ BROKER_HOSTS: " Events.Example.com, broker.internal " }, []).hosts, ["events.example.com", "broker.internal"]);
+  for (const bad of ["https://events.example.com", "events.example.com:443"]) {
+    assert.throws(() => loadSettings({ BROKER_HOSTS: bad }, []), (error: ConfigError) => /--hosts \/ BROKER_HOSTS: must be host names/.test(error.message), bad);
+  }
+});

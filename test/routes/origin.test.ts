@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { crossSiteRefusal } from "../../routes/origin.ts";
 import { problemOf, type TestApp, testApp } from "../support/app.ts";
 
 /** What a page on another origin can send without a preflight: a `no-cors` fetch or a form POST. */
@@ -77,4 +78,49 @@ test("the broker's own origin, listed origins and requests without Origin may pu
   assert.equal((await app.request("/subscriptions", { headers: { origin: "http://evil.example", "sec-fetch-site": "cross-site" } })).status, 200);
   assert.equal(await app.lastSeq(), 6);
   await app.close();
+});
+
+/** What a page makes its visitor's browser send to what it takes for its own origin. */
+const SAME_ORIGIN_HEADERS: Record<string, string>[] = [
+  { origin: "http://broker.test", "sec-fetch-site": "same-origin" },
+  { "sec-fetch-site": "same-origin" },
+  { origin: "http://broker.test" },
+];
+
+test("a browser that reaches the broker by a name not its own (DNS rebinding) is 403 naming host, reads included, and changes nothing", async () => {
+  const app = await testApp({ hosts: "" }); // broker.test is now a name the broker was not given
+  const sub = await app.subscribe({ types: ["a"] });
+  for (const headers of SAME_ORIGIN_HEADERS) {
+    const problem = await problemOf(await send(app, "POST", "/events", headers, '{"type":"rebound"}'), 403);
+    assert.deepEqual(problem.errors?.map((error) => error.path), ["host"], JSON.stringify(headers));
+    await problemOf(await send(app, "GET", "/events", headers), 403);
+    await problemOf(await send(app, "GET", "/subscriptions", headers), 403);
+    await problemOf(await send(app, "DELETE", `/subscriptions/${sub.id}`, headers), 403);
+  }
+  assert.equal(await app.lastSeq(), 0);
+  // No browser sent these: a client naming any host is served as before.
+  assert.equal((await send(app, "POST", "/events", {}, '{"type":"a"}')).status, 202);
+  assert.deepEqual((await app.list()).map((s) => s.id), [sub.id]);
+  await app.close();
+});
+
+test("with access control on, a browser may use any name: a rebound page holds no token", async () => {
+  const app = await testApp({ hosts: "", jwtSecret: "s".repeat(32) });
+  const response = await send(app, "POST", "/events", SAME_ORIGIN_HEADERS[0], '{"type":"a"}');
+  assert.equal(response.status, 401, await response.clone().text());
+  await app.close();
+});
+
+test("names that cannot be rebound, or that the operator gave, pass; so does a listed page's origin", () => {
+  const refuse = crossSiteRefusal({ allowedOrigins: ["https://dash.example"], hosts: ["events.example.com"] });
+  const browser = (url: string, headers: Record<string, string> = { "sec-fetch-site": "same-origin" }) => refuse(new Request(url, { headers }));
+  for (const url of ["http://127.0.0.1:8787/events", "http://[::1]:8787/", "http://localhost:8787/", "http://dash.localhost/", "http://0x7f000001/", "https://EVENTS.example.com/"]) {
+    assert.equal(browser(url), undefined, url);
+  }
+  for (const url of ["http://attacker.example:8787/events", "http://127.0.0.1.nip.io/", "http://localhost.attacker.example/", "http://events.example.com.attacker.example/"]) {
+    assert.deepEqual(browser(url)?.errors?.map((error) => error.path), ["host"], url);
+  }
+  assert.equal(browser("http://attacker.example/events", { origin: "https://dash.example" }), undefined);
+  assert.equal(refuse(new Request("http://attacker.example/events")), undefined, "not a browser");
+  assert.equal(crossSiteRefusal({ allowedOrigins: [] })(new Request("http://attacker.example/", { headers: { "sec-fetch-site": "same-origin" } })), undefined);
 });

@@ -89,7 +89,8 @@ export type TestApp = Awaited<ReturnType<typeof testApp>>;
 /** The whole HTTP app on the engine under test, on a fake clock; call `close()` at the end. */
 export async function testApp(overrides: SettingsInput = {}) {
   const clock = new FakeClock();
-  const deployment = await DEPLOYMENTS[engineKind](settingsSchema.parse(overrides), clock);
+  // Requests here name the broker broker.test, which a browser could only use if it were its name.
+  const deployment = await DEPLOYMENTS[engineKind](settingsSchema.parse({ hosts: "broker.test", ...overrides }), clock);
   const instances = deployment.servers.map(instanceOf);
   const any = () => instances[Math.floor(Math.random() * instances.length)];
   let closed: Promise<void> | undefined;
