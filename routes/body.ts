@@ -11,13 +11,61 @@ export function mediaTypeOf(c: Context): string {
 }
 
 /**
- * The body's bytes; 413 over `maxBytes`, before any is parsed. A declared length is
- * checked before reading (the server reads no more than it declares); other bodies are
- * counted as they stream in. Reading is done here, not in a middleware, so that
- * `POST /events` stays a single handler, which Hono runs without composing a chain.
+ * Bytes of request bodies still arriving, over every connection. A body is held whole
+ * until it ends: without a bound, clients trickling a byte now and then could keep as
+ * many bodies in memory as they open connections. Past it, 503 (and the connection
+ * closed) rather than a wait, which such clients would make endless for everyone.
  */
-export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
-  return hasDeclaredLength(c, maxBytes) ? new Uint8Array(await c.req.arrayBuffer()) : await readCounted(c.req.raw.body, maxBytes);
+export class IncomingBytes {
+  #held = 0;
+
+  constructor(readonly limit: number) {}
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Takes `bytes`, or throws the 503 when they do not fit. */
+  take(bytes: number): void {
+    if (!this.tryTake(bytes)) throw incomingFull(this.limit);
+  }
+
+  tryTake(bytes: number): boolean {
+    if (this.#held + bytes > this.limit) return false;
+    this.#held += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.#held -= bytes;
+  }
+}
+
+/** How request bodies are bounded: each (`maxBytes`), and all those arriving at once. */
+export interface BodyLimits {
+  readonly maxBytes: number;
+  readonly incoming: IncomingBytes;
+}
+
+/**
+ * The body's bytes; 413 over `maxBytes`, before any is parsed. A declared length is
+ * checked, and taken from what may be arriving, before reading (the server reads no more
+ * than it declares); other bodies are counted as they stream in. Reading is done here,
+ * not in a middleware, so that `POST /events` stays a single handler, which Hono runs
+ * without composing a chain.
+ */
+export async function readBody(c: Context, { maxBytes, incoming }: BodyLimits): Promise<Uint8Array> {
+  const length = declaredLength(c, maxBytes);
+  if (length === undefined) return await readCounted(c.req.raw.body, maxBytes, incoming);
+  if (!incoming.tryTake(length)) {
+    c.req.raw.body?.cancel().catch(() => {}); // never read: Deno counts the answer delivered only then
+    throw incomingFull(incoming.limit);
+  }
+  try {
+    return new Uint8Array(await c.req.arrayBuffer());
+  } finally {
+    incoming.give(length);
+  }
 }
 
 /**
@@ -25,8 +73,8 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
  * text must be. The runtimes' own `text()` would turn each bad byte into U+FFFD, making two
  * different producer ids one, and duplicates of each other.
  */
-export async function readText(c: Context, maxBytes: number): Promise<string> {
-  const text = decodeUtf8(await readBody(c, maxBytes));
+export async function readText(c: Context, limits: BodyLimits): Promise<string> {
+  const text = decodeUtf8(await readBody(c, limits));
   if (text === undefined) throw new HttpProblem(400, "invalid-json", "the body is not valid UTF-8", [{ path: "", message: "is not valid UTF-8" }]);
   return text;
 }
@@ -42,26 +90,31 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** Whether the request declares its length; throws 413 when that length is over `maxBytes`. */
-function hasDeclaredLength(c: Context, maxBytes: number): boolean {
+/** The length the request declares, if any; throws 413 when it is over `maxBytes`. */
+function declaredLength(c: Context, maxBytes: number): number | undefined {
   const length = c.req.header("content-length");
-  if (length === undefined || c.req.header("transfer-encoding") !== undefined) return false;
+  if (length === undefined || c.req.header("transfer-encoding") !== undefined) return undefined;
   if (Number(length) > maxBytes) throw bodyTooLarge(maxBytes);
-  return true;
+  return Number(length);
 }
 
-async function readCounted(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+async function readCounted(body: ReadableStream<Uint8Array> | null, maxBytes: number, incoming: IncomingBytes): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.length;
-    if (size > maxBytes) {
-      reader.cancel().catch(() => {}); // the rest is never read
-      throw bodyTooLarge(maxBytes);
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      if (size + read.value.length > maxBytes) throw bodyTooLarge(maxBytes);
+      incoming.take(read.value.length);
+      size += read.value.length;
+      chunks.push(read.value);
     }
-    chunks.push(read.value);
+  } catch (error) {
+    reader.cancel().catch(() => {}); // the rest is never read
+    throw error;
+  } finally {
+    incoming.give(size);
   }
   const bytes = new Uint8Array(size);
   let offset = 0;
@@ -70,6 +123,10 @@ async function readCounted(body: ReadableStream<Uint8Array> | null, maxBytes: nu
     offset += chunk.length;
   }
   return bytes;
+}
+
+function incomingFull(limit: number): HttpProblem {
+  return new HttpProblem(503, "incoming-full", `the broker already holds ${limit} bytes of request bodies still arriving (maxIncomingBytes); try again`);
 }
 
 function bodyTooLarge(maxBytes: number): HttpProblem {
@@ -86,10 +143,10 @@ export function parseJson(text: string): unknown {
 }
 
 /** The body of a JSON request to a management route; empty means `{}`. */
-export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(c: Context, limits: BodyLimits): Promise<unknown> {
   const type = mediaTypeOf(c);
   if (!JSON_LIKE.has(type) && !type.endsWith("+json")) throw unsupportedMediaType(type, "application/json");
-  const text = await readText(c, maxBytes);
+  const text = await readText(c, limits);
   return text.trim() === "" ? {} : parseJson(text);
 }
 

@@ -6,7 +6,7 @@
 import { type Context, Hono } from "hono";
 import { type Engine, type LogPage, parseOrThrow, type PublishOptions, ValidationError } from "../src/broker/mod.ts";
 import { callerOf } from "./auth.ts";
-import { isJsonLike, mediaTypeOf, parseJson, readBody, readText, unsupportedMediaType } from "./body.ts";
+import { type BodyLimits, isJsonLike, mediaTypeOf, parseJson, readBody, readText, unsupportedMediaType } from "./body.ts";
 import { binaryModeError, eventFromBinary, isBinaryMode } from "./cloudevents-binary.ts";
 import type { AppEnv } from "./env.ts";
 import { ingestNdjson, NDJSON_TYPES } from "./ndjson.ts";
@@ -16,16 +16,16 @@ import { selectorOf } from "./selection.ts";
 
 const READABLE = "application/json, application/cloudevents+json, application/cloudevents-batch+json, application/x-ndjson, or CloudEvents binary mode (ce-* headers)";
 
-export function eventRoutes(broker: Engine, maxBodyBytes: number) {
+export function eventRoutes(broker: Engine, bodies: BodyLimits) {
   const publish = async (c: Context<AppEnv>) => {
     const mediaType = mediaTypeOf(c);
     const options = { allowTypes: callerOf(c)?.publish };
     const headers = c.req.raw.headers;
     const binaryMode = isBinaryMode(headers);
-    if (NDJSON_TYPES.has(mediaType) && !binaryMode) return await publishStream(c, broker, maxBodyBytes);
+    if (NDJSON_TYPES.has(mediaType) && !binaryMode) return await publishStream(c, broker, bodies);
     const result = binaryMode
-      ? await publishBinary(broker, headers, await readBody(c, maxBodyBytes), mediaType, options)
-      : await publishStructured(broker, await readText(c, maxBodyBytes), mediaType, options);
+      ? await publishBinary(broker, headers, await readBody(c, bodies), mediaType, options)
+      : await publishStructured(broker, await readText(c, bodies), mediaType, options);
     return c.json(result, 202);
   };
   return new Hono<AppEnv>().post("/", publish).put("/", publish).get("/", async (c) => {
@@ -63,15 +63,18 @@ function asBatch(parsed: unknown): unknown[] {
 }
 
 /** An NDJSON body, accepted line by line as it arrives; the answer sums it up when it ends. */
-async function publishStream(c: Context<AppEnv>, broker: Engine, maxLineBytes: number): Promise<Response> {
+async function publishStream(c: Context<AppEnv>, broker: Engine, { maxBytes: maxLineBytes, incoming }: BodyLimits): Promise<Response> {
   c.env?.holdOpen?.(c.req.raw); // a producer may pause between lines for longer than an idle timeout
   const caller = callerOf(c);
   const request = c.req.raw;
-  const { summary, end } = await ingestNdjson(broker, request.body, { maxLineBytes, allowTypes: caller?.publish, expiresAt: caller?.expiresAt, signal: request.signal });
+  const { summary, end } = await ingestNdjson(broker, request.body, { maxLineBytes, incoming, allowTypes: caller?.publish, expiresAt: caller?.expiresAt, signal: request.signal });
   const unread = "the lines after those summed up were not read";
   // The rest of the body will not be read: the connection cannot carry another request.
   const closing = { Connection: "close" };
   if (end === "closed") return problemResponse(503, "closed", `the broker is shutting down: ${unread}`, { summary }, closing);
+  if (end === "incoming-full") {
+    return problemResponse(503, "incoming-full", `a line longer than the broker may hold now among the bodies still arriving (maxIncomingBytes): ${unread}`, { summary }, closing);
+  }
   if (end === "token-expired") {
     return problemResponse(401, "unauthorized", `the token expired while the body was being read: ${unread}`, { summary }, { ...closing, "WWW-Authenticate": 'Bearer realm="event-broker"' });
   }

@@ -16,6 +16,7 @@ import {
   type PublishResult,
   ValidationError,
 } from "../src/broker/mod.ts";
+import type { IncomingBytes } from "./body.ts";
 import { type Line, LineSplitter } from "./ndjson-lines.ts";
 
 /** Media types read as one event per line. */
@@ -38,11 +39,13 @@ export interface IngestSummary {
   errors: LineRefusal[];
 }
 
-/** Why reading stopped: the body ended, the broker is closing, the token expired, or the client went away. */
-export type IngestEnd = "body-end" | "closed" | "token-expired" | "gone";
+/** Why reading stopped: the body ended, the broker is closing, the token expired, the client went away, or a partial line would pass maxIncomingBytes. */
+export type IngestEnd = "body-end" | "closed" | "token-expired" | "gone" | "incoming-full";
 
 export interface IngestOptions {
   readonly maxLineBytes: number;
+  /** Where the partial line held is counted, among the bodies still arriving. */
+  readonly incoming: IncomingBytes;
   readonly allowTypes?: readonly string[];
   /** When the caller's token stops being valid (ms since epoch). */
   readonly expiresAt?: number;
@@ -86,9 +89,11 @@ class Ingestion {
   async run(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<IngestEnd> {
     const splitter = new LineSplitter(this.#options.maxLineBytes);
     const watch = setInterval(() => this.#watch(reader), WATCH_MS);
+    let held = 0; // of the partial line, taken from the incoming bytes
     try {
       for (let chunk = await this.#read(reader); chunk; chunk = await this.#read(reader)) {
         await this.#acceptLines(splitter.push(chunk));
+        held = this.#holdPartialLine(held, splitter.heldBytes, reader);
       }
       if (!this.#end) await this.#acceptLines(splitter.end());
     } catch (error) {
@@ -99,8 +104,20 @@ class Ingestion {
       this.#stop("closed", reader);
     } finally {
       clearInterval(watch);
+      this.#options.incoming.give(held);
     }
     return this.#end ?? "body-end";
+  }
+
+  /** What the partial line now holds, counted; when it no longer fits, reading stops. */
+  #holdPartialLine(held: number, now: number, reader: ReadableStreamDefaultReader<Uint8Array>): number {
+    if (now <= held) {
+      this.#options.incoming.give(held - now);
+      return now;
+    }
+    if (this.#options.incoming.tryTake(now - held)) return now;
+    this.#stop("incoming-full", reader);
+    return held;
   }
 
   /** The next chunk; none at the body's end, once stopped, or when the connection broke. */

@@ -37,6 +37,7 @@ const TITLES: Record<string, string> = {
   "invalid-json": "Invalid JSON",
   "batch-too-large": "Batch too large",
   "body-too-large": "Body too large",
+  "incoming-full": "Too many bodies arriving",
   "unsupported-media-type": "Unsupported content type",
   "backlog-full": "Subscription backlog full",
   "memory-full": "Memory budget spent",
@@ -57,7 +58,7 @@ const TITLES: Record<string, string> = {
 const RETRY_AFTER_SECONDS = "1";
 
 /** Refusals that close the connection after the answer: each open connection holds a file descriptor. */
-const CLOSES_CONNECTION = new Set(["too-many-subscriptions", "too-many-pulls", "body-timeout", "closed"]);
+const CLOSES_CONNECTION = new Set(["too-many-subscriptions", "too-many-pulls", "body-timeout", "closed", "incoming-full"]);
 
 export function problemResponse(status: number, code: string, detail: string, extra: Record<string, unknown> = {}, extraHeaders: Record<string, string> = {}): Response {
   const body = { type: `/problems/${code}`, title: TITLES[code] ?? "Error", status, detail, ...extra };

@@ -2,7 +2,7 @@
 import { type Context, Hono } from "hono";
 import { type Delivery, type Engine, MemoryBudgetError, parseOrThrow, type RequiredSpec, requiredSpecSchema, type SubscriptionView } from "../src/broker/mod.ts";
 import { allowedTypes, assertReadable, assertVisible, type Caller, callerOf } from "./auth.ts";
-import { readJsonBody } from "./body.ts";
+import { type BodyLimits, readJsonBody } from "./body.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpProblem } from "./problem.ts";
 import { extendRequestSchema, patchRequestSchema, pullRequestSchema, seqRequestSchema } from "./schemas.ts";
@@ -14,7 +14,7 @@ const MAX_CREATE = 100;
 export interface SubscriptionRouteOptions {
   readonly maxWaitMs: number;
   readonly defaultWaitMs: number;
-  readonly maxBodyBytes: number;
+  readonly bodies: BodyLimits;
 }
 
 export function subscriptionRoutes(broker: Engine, options: SubscriptionRouteOptions) {
@@ -23,7 +23,7 @@ export function subscriptionRoutes(broker: Engine, options: SubscriptionRouteOpt
   const visible = async (c: Context<AppEnv>): Promise<SubscriptionView> => assertVisible(callerOf(c), await broker.describe(c.req.param("id")!));
   /** The same, if this caller may also be handed its events. */
   const readable = async (c: Context<AppEnv>): Promise<SubscriptionView> => assertReadable(callerOf(c), await visible(c));
-  const bodyOf = (c: Context<AppEnv>) => readJsonBody(c, options.maxBodyBytes);
+  const bodyOf = (c: Context<AppEnv>) => readJsonBody(c, options.bodies);
   const answers = broker.memory.parts.pulls;
   /** Events as `{"events":[…]}`; a large answer is streamed, and counted while the runtime holds it. */
   const eventsJson = (c: Context<AppEnv>, deliveries: readonly Delivery[], onAbandoned?: () => void) =>

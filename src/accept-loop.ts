@@ -114,12 +114,36 @@ export class AcceptLoop<C extends { close(): void }> {
 
   #serve(connection: C, serve: ServeConnection<C>, handle: Handler): void {
     const abort = new AbortController();
-    const watch = new ConnectionWatch(this.options.idleTimeoutMs, () => void served.shutdown().catch(() => {}), () => abort.abort());
+    const watch = new ConnectionWatch(this.options.idleTimeoutMs, () => void served.shutdown().catch(() => {}), () => cut(abort));
     const served = serve(connection, abort.signal, (request, whenDelivered) => watch.answer(request, whenDelivered, handle));
     this.#open.set(served, watch);
     served.finished.catch(() => {}).then(() => {
       watch.stop();
       this.#open.delete(served);
     });
+  }
+}
+
+let cutting = false;
+let guarded = false;
+
+/**
+ * Aborts a connection's serving. Deno 2.9's abort listener cancels the connection's
+ * resource, and throws BadResource when a graceful close (or the client) released it
+ * first; a listener's throw is reported as uncaught, which ends the process. That one
+ * throw, during this call, is let go: the connection is gone already.
+ */
+function cut(abort: AbortController): void {
+  if (!guarded) {
+    guarded = true;
+    globalThis.addEventListener("error", (event) => {
+      if (cutting && (event as ErrorEvent).error?.name === "BadResource") event.preventDefault();
+    });
+  }
+  cutting = true;
+  try {
+    abort.abort();
+  } finally {
+    cutting = false;
   }
 }

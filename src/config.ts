@@ -31,6 +31,8 @@ export const settingsSchema = z.strictObject({
   retryMs: ms(2_000),
   /** Largest request body, and most events per batch. */
   maxBodyBytes: count(1_048_576),
+  /** Bytes of request bodies (and NDJSON lines) still arriving, over every connection, that the broker holds at once. */
+  maxIncomingBytes: count(67_108_864),
   maxBatch: count(1_000),
   /** Defaults of a required subscription. */
   ackTimeoutMs: ms(30_000, 1),
@@ -79,6 +81,9 @@ export const settingsSchema = z.strictObject({
   hosts: z.string().default("")
     .transform((list) => list.split(",").map((host) => host.trim().toLowerCase()).filter(Boolean))
     .refine((hosts) => hosts.every((host) => /^[a-z0-9.-]+$/.test(host)), "must be host names, comma separated, without scheme or port"),
+}).refine((settings) => settings.maxIncomingBytes >= settings.maxBodyBytes, {
+  path: ["maxIncomingBytes"],
+  message: "must be at least maxBodyBytes: a body of that size could never be read",
 }).refine((settings) => !(settings.dataDir && settings.redisUrl), {
   path: ["redisUrl"],
   message: "cannot be set together with BROKER_DATA_DIR: a shared broker keeps its state in Redis",

@@ -22,7 +22,7 @@ interface RequestState {
   delivered?: Promise<unknown>;
 }
 
-/** How long a connection closed after `Connection: close` may take to let its answer out. */
+/** How long a connection answered `Connection: close` may stay open for its answer to be read. */
 const CUT_AFTER_CLOSE_MS = 1_000;
 
 export class ConnectionWatch implements ConnectionTimer {
@@ -33,6 +33,8 @@ export class ConnectionWatch implements ConnectionTimer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #cutTimer: ReturnType<typeof setTimeout> | undefined;
   #closeWhenIdle = false;
+  /** Answered `Connection: close`: it is cut soon, and never closed gracefully meanwhile. */
+  #ending = false;
 
   /** `close` ends the connection once idle; `cut` ends it now. */
   constructor(private readonly timeoutMs: number, private readonly close: () => void, private readonly cut: () => void) {
@@ -80,6 +82,7 @@ export class ConnectionWatch implements ConnectionTimer {
 
   /** Closes the connection now if idle, else once it is. */
   closeWhenIdle(): void {
+    if (this.#ending) return;
     this.#closeWhenIdle = true;
     if (this.#inFlight === 0) this.close();
   }
@@ -91,14 +94,15 @@ export class ConnectionWatch implements ConnectionTimer {
   }
 
   /**
-   * Deno 2.9 sends `Connection: close` but keeps the connection open; a graceful close
-   * lets the answer out, but waits for the rest of a body nobody reads, hence the cut.
+   * Deno 2.9 sends `Connection: close` but keeps the connection open. A graceful close
+   * would wait for the rest of a body nobody reads, and take the connection out of the
+   * cut's reach (aborting it then threw inside Deno, reported as uncaught: the process
+   * ended). So it is cut a second after the answer is delivered: the client has it by
+   * then, and has mostly closed the connection itself.
    */
   #endAfter(delivered: Promise<unknown>): void {
-    const end = () => {
-      this.close();
-      this.#cutTimer = setTimeout(this.cut, CUT_AFTER_CLOSE_MS);
-    };
+    this.#ending = true;
+    const end = () => void (this.#cutTimer = setTimeout(this.cut, CUT_AFTER_CLOSE_MS));
     delivered.then(end, end);
   }
 
@@ -120,6 +124,7 @@ export class ConnectionWatch implements ConnectionTimer {
 
   #check(): void {
     this.#timer = undefined;
+    if (this.#ending) return;
     if (this.#inFlight > 0 && this.#unheld === 0) return; // every request is held; the next one to end re-arms
     const idleMs = performance.now() - this.#lastActive;
     if (idleMs < this.timeoutMs) this.#arm(this.timeoutMs - idleMs);

@@ -7,6 +7,7 @@ import { storageLine } from "./storage-line.ts";
 import { accessControl } from "../routes/auth.ts";
 import { corsFor } from "../routes/cors.ts";
 import type { AppEnv, RuntimeBindings } from "../routes/env.ts";
+import { IncomingBytes } from "../routes/body.ts";
 import { dashboardRoutes } from "../routes/dashboard.ts";
 import { eventRoutes } from "../routes/events.ts";
 import { healthRoutes } from "../routes/health.ts";
@@ -62,13 +63,14 @@ export function createBrokerServer(settings: Settings, clock: Clock = systemCloc
   if (settings.corsOrigins.length > 0) app.use(corsFor(settings.corsOrigins));
   if (settings.jwtSecret) app.use(accessControl(settings.jwtSecret));
   const metrics = new BrokerMetrics(broker);
+  const bodies = { maxBytes: settings.maxBodyBytes, incoming: new IncomingBytes(settings.maxIncomingBytes) };
   app
     .route("/events/stream", streamRoutes(broker, hub, settings))
-    .route("/events", eventRoutes(broker, settings.maxBodyBytes))
+    .route("/events", eventRoutes(broker, bodies))
     .route("/metrics", metrics.routes())
     .route("/openapi.json", openApiRoutes(settings))
     .route("/", dashboardRoutes())
-    .route("/subscriptions", subscriptionRoutes(broker, settings))
+    .route("/subscriptions", subscriptionRoutes(broker, { ...settings, bodies }))
     .route("/healthz", healthRoutes(broker, Boolean(settings.jwtSecret)));
   app.notFound((c) => problemResponse(404, "not-found", `nothing is served at ${c.req.method} ${c.req.path}`));
   const countRefusal = (method: string, path: string, status: number, error: unknown) => {

@@ -30,3 +30,8 @@ test("BROKER_HOSTS is a comma list of host names, lower-cased; a scheme or a por
     assert.throws(() => loadSettings({ BROKER_HOSTS: bad }, []), (error: ConfigError) => /--hosts \/ BROKER_HOSTS: must be host names/.test(error.message), bad);
   }
 });
+
+test("maxIncomingBytes below maxBodyBytes is refused: a body of that size could never be read", () => {
+  assert.throws(() => loadSettings({ BROKER_MAX_BODY_BYTES: "2048", BROKER_MAX_INCOMING_BYTES: "1024" }, []), (error: ConfigError) => /BROKER_MAX_INCOMING_BYTES: must be at least maxBodyBytes/.test(error.message));
+  assert.equal(loadSettings({}, []).maxIncomingBytes, 64 * 1024 * 1024);
+});

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { Hono } from "hono";
 import { errorToResponse } from "../../routes/problem.ts";
 import { problemOf, testApp } from "../support/app.ts";
+import { eventually } from "../support/wait.ts";
 
 test("a pull beyond maxWaitingPulls of one process is 503 problem+json with Retry-After, and closes its connection", async () => {
   const app = await testApp({ maxWaitingPulls: 1 });
@@ -46,6 +47,43 @@ async function logOf(error: unknown): Promise<{ lines: string[]; status: number 
     console.error = original;
   }
 }
+
+test("bodies still arriving are bounded all together by maxIncomingBytes: past it 503 with Retry-After, closing the connection; a finished body gives its bytes back", async () => {
+  const app = await testApp({ maxBodyBytes: 1_024, maxIncomingBytes: 1_536 });
+  const one = app.one();
+  /** A body that never declared its length, sent a piece at a time; `waiting` once the broker has read all sent and asks for more. */
+  const trickled = () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    let asked = false;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c), pull: () => void (asked = true) }, { highWaterMark: 0 });
+    const answer = one.request("/events", { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+    const write = (text: string) => {
+      asked = false;
+      controller.enqueue(new TextEncoder().encode(text));
+    };
+    return { answer, write, end: () => controller.close(), waiting: () => asked };
+  };
+  // Bodies that are not JSON: read, they are 400; refused before reading, 503.
+  const declared = (bytes: number) => one.request("/events", { method: "POST", headers: { "content-type": "application/json", "content-length": String(bytes) }, body: "x".repeat(bytes) });
+  const first = trickled();
+  first.write("[" + " ".repeat(999)); // 1,000 bytes held
+  await eventually(() => first.waiting(), 3_000, "the first body read so far");
+  const refused = await declared(1_000);
+  const problem = await problemOf(refused, 503);
+  assert.equal(problem.type, "/problems/incoming-full");
+  assert.equal(refused.headers.get("retry-after"), "1");
+  assert.equal(refused.headers.get("connection"), "close");
+  assert.equal((await declared(500)).status, 400, "a body that still fits is read");
+  const second = trickled();
+  second.write(" ".repeat(600));
+  assert.equal((await problemOf(await second.answer, 503)).type, "/problems/incoming-full", "a streamed body that does not fit is refused as it arrives");
+  first.write("]");
+  first.end();
+  assert.equal((await first.answer).status, 400);
+  assert.equal((await declared(1_024)).status, 400, "the bodies gave back what they held");
+  assert.equal(await app.lastSeq(), 0);
+  await app.close();
+});
 
 test("an upload whose client left is logged in one line: Bun's AbortError, Deno's BadResource", async () => {
   const bun = new DOMException("The connection was closed.", "AbortError");
