@@ -33,7 +33,7 @@ export class ConnectionWatch implements ConnectionTimer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #cutTimer: ReturnType<typeof setTimeout> | undefined;
   #closeWhenIdle = false;
-  /** Answered `Connection: close`: it is cut soon, and never closed gracefully meanwhile. */
+  /** Answered `Connection: close`: it ends soon (see #endAfter), whatever the idle rules say. */
   #ending = false;
 
   /** `close` ends the connection once idle; `cut` ends it now. */
@@ -50,7 +50,7 @@ export class ConnectionWatch implements ConnectionTimer {
     this.#touch();
     try {
       const response = await handle(request, this);
-      if (response.headers.get("connection") === "close") this.#endAfter(state.delivered ??= state.whenDelivered());
+      if (response.headers.get("connection") === "close") this.#endAfter(state.delivered ??= state.whenDelivered(), request.body === null);
       return response;
     } finally {
       this.#requests.delete(request);
@@ -94,15 +94,19 @@ export class ConnectionWatch implements ConnectionTimer {
   }
 
   /**
-   * Deno 2.9 sends `Connection: close` but keeps the connection open. A graceful close
-   * would wait for the rest of a body nobody reads, and take the connection out of the
-   * cut's reach (aborting it then threw inside Deno, reported as uncaught: the process
-   * ended). So it is cut a second after the answer is delivered: the client has it by
-   * then, and has mostly closed the connection itself.
+   * Deno 2.9 sends `Connection: close` but keeps the connection open. Without a body, a
+   * graceful close lets the answer out and the descriptor go at once. With one, it would
+   * wait for the rest of the body nobody reads, and take the connection out of the cut's
+   * reach (aborting it then threw inside Deno, reported as uncaught: the process ended);
+   * so such a connection is only cut, a second after the answer is delivered: the client
+   * has it by then, and has mostly closed the connection itself.
    */
-  #endAfter(delivered: Promise<unknown>): void {
+  #endAfter(delivered: Promise<unknown>, bodiless: boolean): void {
     this.#ending = true;
-    const end = () => void (this.#cutTimer = setTimeout(this.cut, CUT_AFTER_CLOSE_MS));
+    const end = () => {
+      if (bodiless) this.close();
+      this.#cutTimer = setTimeout(this.cut, CUT_AFTER_CLOSE_MS);
+    };
     delivered.then(end, end);
   }
 

@@ -247,12 +247,13 @@ test("POST /events with NDJSON keeps what was accepted when the connection break
 
 test("POST /events with NDJSON: a partial line that does not fit among the bodies still arriving ends its stream 503 with what it accepted", async () => {
   const app = await testApp({ maxBodyBytes: 1_024, maxIncomingBytes: 1_536 });
+  const one = app.one(); // the bound is each process's: every stream here goes to the same one
   const [first, second] = [producer(), producer()];
-  const firstAnswer = postNdjson(app.one(), first.stream);
+  const firstAnswer = postNdjson(one, first.stream);
   first.write(line(1) + '{"type":"tick","data":"' + "x".repeat(990)); // a partial line of 1,013 bytes held
   await eventually(async () => (await app.lastSeq()) === 1, 3_000, "the first stream's line accepted");
   await sleep(20); // and what it holds of the next counted, right after
-  const secondAnswer = postNdjson(app.one(), second.stream);
+  const secondAnswer = postNdjson(one, second.stream);
   second.write(line(2) + '{"type":"tick","data":"' + "y".repeat(600));
   const problem = await problemOf(await secondAnswer, 503);
   assert.equal(problem.type, "/problems/incoming-full");
@@ -262,7 +263,7 @@ test("POST /events with NDJSON: a partial line that does not fit among the bodie
   assert.deepEqual(await summaryOf(await firstAnswer), { accepted: 2, first: 1, last: 3, duplicates: 0, rejected: 0, errors: [] });
   for (let round = 0; round < 2; round++) { // what each held is given back, a last line without its line break too
     const next = producer();
-    const answer = postNdjson(app.one(), next.stream);
+    const answer = postNdjson(one, next.stream);
     next.write('{"type":"tick","data":"' + "z".repeat(990) + '"}');
     next.end();
     assert.equal((await summaryOf(await answer)).accepted, 1, `round ${round}`);
