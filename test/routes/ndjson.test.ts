@@ -52,21 +52,23 @@ const lines = (...data: unknown[]) => data.map((item) => line(item)).join("");
 test("POST /events with application/x-ndjson accepts each line as it arrives, long before the body ends", async () => {
   const app = await testApp();
   const watcher = await app.openStream();
+  // A first publish warms the engine up (on Redis: its scripts loaded, its tail running), so that what is timed is the stream's own delay.
+  await app.post("/events", { type: "tick", data: 0 });
+  assert.deepEqual(await dataOf(watcher, 1), [0]);
   const body = producer();
   let answered = false;
   const answer = Promise.resolve(postNdjson(app, body.stream)).then((response) => ((answered = true), response));
   for (const n of [1, 2, 3]) {
     const written = performance.now();
     body.write(line(n));
-    await eventually(async () => (await app.lastSeq()) === n, 3_000, `line ${n} accepted`);
-    const ms = performance.now() - written;
-    assert.ok(ms < 100, `line ${n} took ${ms} ms`);
     assert.deepEqual(await dataOf(watcher, 1), [n]);
+    const ms = performance.now() - written;
+    assert.ok(ms < 100, `line ${n} reached a subscriber after ${ms} ms`);
     await sleep(20);
   }
   assert.equal(answered, false);
   body.end();
-  assert.deepEqual(await summaryOf(await answer), { accepted: 3, first: 1, last: 3, duplicates: 0, rejected: 0, errors: [] });
+  assert.deepEqual(await summaryOf(await answer), { accepted: 3, first: 2, last: 4, duplicates: 0, rejected: 0, errors: [] });
   await app.close();
 });
 
