@@ -21,10 +21,6 @@ export class IncomingBytes {
 
   constructor(readonly limit: number) {}
 
-  get held(): number {
-    return this.#held;
-  }
-
   /** Takes `bytes`, or throws the 503 when they do not fit. */
   take(bytes: number): void {
     if (!this.tryTake(bytes)) throw incomingFull(this.limit);
