@@ -96,8 +96,12 @@ test("POST /events refuses a body that is not UTF-8 (400), where U+FFFD for its 
   assert.deepEqual(binary.errors, [{ path: "body", message: "is not valid UTF-8" }]);
   await problemOf(await app.request("/subscriptions", { method: "POST", headers: { "content-type": "application/json" }, body: latin1('{"name":"caf\xe9"}') }), 400);
   assert.equal(await app.lastSeq(), 0);
+  // U+FFFD sent as UTF-8 is a character like any other.
+  const replacement = new TextEncoder().encode('{"type":"u8","data":"\uFFFD"}');
+  assert.equal((await accepted(await app.request("/events", { method: "POST", headers: { "content-type": "application/json", "content-length": String(replacement.length) }, body: replacement }))).accepted, 1);
   // The same ids sent as UTF-8 are two producers, not one.
   assert.equal((await accepted(await app.post("/events", [{ type: "u8", source: "/l1", id: "r\u00e9sum\u00e9" }, { type: "u8", source: "/l1", id: "r\u00e8sum\u00e8" }]))).accepted, 2);
+  assert.equal(await app.lastSeq(), 3);
   await app.close();
 });
 
