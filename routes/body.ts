@@ -22,11 +22,7 @@ export class IncomingBytes {
 
   constructor(readonly limit: number) {}
 
-  /** Takes `bytes`, or throws the 503 when they do not fit. */
-  take(bytes: number): void {
-    if (!this.tryTake(bytes)) throw incomingFull(this.limit);
-  }
-
+  /** Takes `bytes` if they fit; whether they did. */
   tryTake(bytes: number): boolean {
     if (this.#held + bytes > this.limit) return false;
     this.#held += bytes;
@@ -114,7 +110,7 @@ async function readCounted(body: ReadableStream<Uint8Array> | null, maxBytes: nu
   try {
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
       if (size + read.value.length > maxBytes) throw bodyTooLarge(maxBytes);
-      incoming.take(read.value.length);
+      if (!incoming.tryTake(read.value.length)) throw incomingFull(incoming.limit);
       size += read.value.length;
       chunks.push(read.value);
     }
