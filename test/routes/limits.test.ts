@@ -73,7 +73,8 @@ test("bodies still arriving are bounded all together by maxIncomingBytes: past i
   assert.equal(problem.type, "/problems/incoming-full");
   assert.equal(refused.headers.get("retry-after"), "1");
   assert.equal(refused.headers.get("connection"), "close");
-  assert.equal((await declared(500)).status, 400, "a body that still fits is read");
+  assert.equal((await declared(537)).status, 503, "one byte past the bound is refused");
+  assert.equal((await declared(536)).status, 400, "a body that fills the bound exactly is read");
   const second = trickled();
   second.write(" ".repeat(600));
   assert.equal((await problemOf(await second.answer, 503)).type, "/problems/incoming-full", "a streamed body that does not fit is refused as it arrives");
