@@ -339,7 +339,7 @@ export class Broker {
     const taken = unitsFor(events, this.#requiredIndex, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf });
     const units = new Set<Unit>();
     for (const [sub, unit] of taken) {
-      if (sub.backlog + unit.count > sub.options.maxBacklog) throw new BacklogFullError(sub.id, sub.options.maxBacklog);
+      if (sub.backlog + unit.count > sub.options.maxBacklog) throw backlogFull([...taken].filter(([sub, unit]) => sub.backlog + unit.count > sub.options.maxBacklog).map(([sub]) => sub));
       units.add(unit);
     }
     const bytes = [...units].reduce((sum, unit) => sum + unit.bytes, ENTRY_BYTES * taken.size);
@@ -511,6 +511,7 @@ export class Broker {
     const sub = this.#required(id);
     if (!Number.isSafeInteger(ms) || ms < 1) throw new ValidationError([{ path: "/ms", message: "must be a whole number of milliseconds, 1 or more" }]);
     const leaseExpiresAt = this.#clock.now() + ms;
+    sub.lapseLeases(this.#clock.now()); // a lease that has lapsed is not brought back: what it covered is due again
     sub.extendLeases(leaseExpiresAt);
     sub.lastPulledAt = this.#clock.now();
     this.#progressed(sub);
@@ -573,17 +574,16 @@ export class Broker {
     });
   }
 
-  /** The lease rule: once the oldest lease lapses, delivery starts over from the first unacked. */
   #take(sub: RequiredSubscription, max: number): Delivery[] {
     const now = this.#clock.now();
-    const leaseEnd = sub.oldestLeaseExpiresAt();
-    if (leaseEnd !== undefined && leaseEnd <= now) sub.rewind();
+    sub.lapseLeases(now);
     const { delivered, redelivered, parkedCount } = sub;
     const deliveries = sub.take({ maxEvents: Math.max(1, max), maxBytes: this.options.maxPullBytes }, now + sub.options.ackTimeoutMs);
     this.stats.requiredDeliveries += sub.delivered - delivered;
     this.stats.redeliveries += sub.redelivered - redelivered;
     this.stats.parked += sub.parkedCount - parkedCount;
-    if (deliveries.length > 0 || sub.parkedCount !== parkedCount) this.#progressed(sub, sub.parkedCount !== parkedCount);
+    // Even an empty take moved `lastPulledAt`, which expiry reads after a restart.
+    this.#progressed(sub, sub.parkedCount !== parkedCount);
     return deliveries;
   }
 
@@ -641,6 +641,12 @@ export class Broker {
   }
 
   #sweep(): void {
+    this.sweep();
+    this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
+  }
+
+  /** Removes required subscribers idle for their `expireAfterMs`, and applies retention; done every `sweepIntervalMs`. */
+  sweep(): void {
     const now = this.#clock.now();
     try {
       for (const sub of this.#subscriptions.values()) {
@@ -651,7 +657,6 @@ export class Broker {
     } catch (error) {
       this.#storageFailure = error as Error; // tried again on the next sweep
     }
-    this.#cancelSweep = this.#clock.setTimer(() => this.#sweep(), this.options.sweepIntervalMs);
   }
 
   /**
@@ -706,7 +711,7 @@ export class Broker {
       const parsed = new Map<number, Attributes>();
       const attributesOf = (event: AcceptedEvent) => parsed.get(event.seq) ?? parsed.set(event.seq, JSON.parse(event.json)).get(event.seq)!;
       const skip = (sub: RequiredSubscription) => last <= sub.ackedSeq || sub.skipped(first);
-      for (const [sub, unit] of unitsFor(batch, this.#requiredIndex, { skip, filterOf: (sub) => sub.selector.filter, attributesOf })) sub.enqueue(unit);
+      for (const [sub, unit] of unitsFor(batch, this.#requiredIndex, { skip, filterOf: (sub) => sub.selector.filter, attributesOf })) sub.requeue(unit);
       batch = [];
     };
     for (const event of journal.scan(from, this.#lastSeq)) {
@@ -740,6 +745,17 @@ const TRIM_STEP_MS = 10;
 
 function journalEvent(event: AcceptedEvent, batch: number, acceptedAt: number, key: DedupeKey | undefined): JournalEvent {
   return key ? { ...event, batch, acceptedAt, producer: { source: key.source, id: key.id } } : { ...event, batch, acceptedAt };
+}
+
+/** The refusal of a publish that would overflow these subscriptions: it names the one made first (then the least id), whatever engine decides. */
+export function backlogFull(full: readonly { id: string; created: number; options: { maxBacklog: number } }[]): BacklogFullError {
+  const [first] = [...full].sort(byCreation);
+  return new BacklogFullError(first.id, first.options.maxBacklog);
+}
+
+/** Subscriptions in the order they were made; ties (the same millisecond) by id. */
+export function byCreation(a: { id: string; created: number }, b: { id: string; created: number }): number {
+  return a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 function largestBacklog(subs: readonly RequiredSubscription[]): RequiredSubscription | undefined {

@@ -109,6 +109,8 @@ export interface Engine {
   parked(id: string): Promise<readonly ParkedEvent[]>;
   /** Kept events after `afterSeq`, at most `max` of them examined, those `selector` selects. */
   read(afterSeq: number, max: number, selector: Selector): Promise<LogPage>;
+  /** Expires idle required subscriptions and applies retention now, as the engine does every `sweepIntervalMs`. */
+  sweep(): Promise<void>;
   stats(): EngineStats;
   health(): Promise<EngineHealth>;
   /** Refuses new work, ends streams with a closing notice, answers waiting pulls. */

@@ -35,6 +35,8 @@ export interface SubscriptionRecord {
   readonly pausedFrom: number | undefined;
   /** Seqs accepted while it was paused, after its ack point, as `[from, to]` ranges: never owed. */
   readonly skipped: readonly (readonly [number, number])[];
+  /** Seqs parked ahead of the ack point, as `[from, to]` ranges: no longer owed (absent in records of older brokers). */
+  readonly parkedAhead?: readonly (readonly [number, number])[];
   /** Everything at or below is done; what follows and matches is owed. */
   readonly ackedSeq: number;
   readonly lastDeliveredSeq: number;

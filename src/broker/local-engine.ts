@@ -94,6 +94,10 @@ export class LocalEngine implements Engine {
     return { events: selected, through, lastSeq: this.broker.lastSeq, ...(gap ? { gap } : {}) };
   }
 
+  async sweep(): Promise<void> {
+    this.broker.sweep();
+  }
+
   stats(): EngineStats {
     const { broker } = this;
     return { ...broker.stats, lastSeq: broker.lastSeq, openStreams: broker.streamCount, streamHandedBytes: broker.streamHandedBytes };

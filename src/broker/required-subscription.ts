@@ -79,6 +79,8 @@ export class RequiredSubscription {
   readonly #runs = new DeliveryRuns();
   /** Seqs accepted while it was paused, after its ack point: none of them is owed, even later. */
   #skipped: [number, number][] = [];
+  /** Seqs parked ahead of the ack point, as `[from, to]` ranges: no longer owed, though not acknowledged. */
+  #parkedAhead: [number, number][] = [];
   /** The first seq accepted since it was paused, while it is. */
   #pausedFrom: number | undefined;
 
@@ -141,6 +143,7 @@ export class RequiredSubscription {
   /** Its state, as a journal keeps it: what was delivered is kept, where it stood is not (after a restart everything unacked comes again). */
   record(owner: string | undefined): SubscriptionRecord {
     this.#skipped = this.#skipped.filter(([, to]) => to > this.ackedSeq);
+    this.#parkedAhead = this.#parkedAhead.filter(([, to]) => to > this.ackedSeq);
     return {
       id: this.id,
       name: this.name,
@@ -152,6 +155,7 @@ export class RequiredSubscription {
       paused: this.paused,
       pausedFrom: this.#pausedFrom,
       skipped: this.#skipped,
+      parkedAhead: this.#parkedAhead,
       ackedSeq: this.ackedSeq,
       lastDeliveredSeq: this.lastDeliveredSeq,
       lastPulledAt: this.lastPulledAt,
@@ -171,6 +175,7 @@ export class RequiredSubscription {
     sub.parkedCount = record.counters.parked;
     sub.#pausedFrom = record.pausedFrom;
     sub.#skipped = record.skipped.map(([from, to]) => [from, to]);
+    sub.#parkedAhead = (record.parkedAhead ?? []).map(([from, to]) => [from, to]);
     sub.#runs.restore(record.deliveries);
     return sub;
   }
@@ -188,6 +193,14 @@ export class RequiredSubscription {
       this.parked.push(entry);
       this.memory.take(eventMemory(entry.event));
     }
+  }
+
+  /** Appends the events of one publish, as a journal kept it: less what was parked ahead of the ack point. */
+  requeue(unit: Unit): void {
+    const parked = (event: AcceptedEvent) => this.#parkedAhead.some(([from, to]) => event.seq >= from && event.seq <= to);
+    if (!unit.events.some(parked)) return this.enqueue(unit);
+    const kept = unit.events.filter((event) => !parked(event));
+    if (kept.length > 0) this.enqueue(new Unit([kept]));
   }
 
   /** Appends the events of one publish. */
@@ -239,8 +252,10 @@ export class RequiredSubscription {
     return taken;
   }
 
-  /** Makes every delivered, unacknowledged event undelivered again. */
-  rewind(): void {
+  /** The lease rule: once the oldest lease has lapsed at `now`, everything delivered and unacknowledged is due again. */
+  lapseLeases(now: number): void {
+    const leaseEnd = this.oldestLeaseExpiresAt();
+    if (leaseEnd === undefined || leaseEnd > now) return;
     this.#next = this.#head;
     this.#nextOffset = this.#headOffset;
   }
@@ -339,7 +354,10 @@ export class RequiredSubscription {
     }
     this.#letGo(unit);
     this.#park(events, deliveries);
-    if (!atHead) return;
+    if (!atHead) {
+      this.#parkedAhead.push([events[0].seq, events[events.length - 1].seq]);
+      return;
+    }
     this.ackedSeq = Math.max(this.ackedSeq, events[events.length - 1].seq);
     while (this.#head < this.#end && this.#headOffset === this.#unit(this.#head).count) this.#releaseHead();
   }

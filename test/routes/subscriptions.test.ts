@@ -247,6 +247,33 @@ test("GET parked lists events given up on after maxDeliveries, counted in the su
   await app.close();
 });
 
+test("a batch partly acknowledged whose lease lapses at maxDeliveries 1 has the rest parked, and the subscription goes on", async () => {
+  const app = await testApp();
+  const { sub } = await createSubscription(app, { maxDeliveries: 1, ackTimeoutMs: 100 });
+  await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
+  assert.deepEqual((await pull(app, sub.id)).map((event) => event.seq), [1, 2, 3]);
+  assert.equal((await app.post(`/subscriptions/${sub.id}/ack`, { seq: 1 })).status, 200);
+  app.clock.advance(200);
+  assert.deepEqual(await pull(app, sub.id), [], "2 and 3 had their one delivery");
+  const view = await (await app.request(`/subscriptions/${sub.id}`)).json();
+  assert.deepEqual([view.ackedSeq, view.backlog, view.parked], [3, 0, 2]);
+  await app.post("/events", { type: "a" });
+  assert.deepEqual((await pull(app, sub.id)).map((event) => event.seq), [4], "not wedged");
+  await app.close();
+});
+
+test("events parked one after another at the ack point each move it past them", async () => {
+  const app = await testApp();
+  const { sub } = await createSubscription(app, { maxDeliveries: 1, ackTimeoutMs: 100 });
+  for (let i = 0; i < 3; i++) await app.post("/events", { type: "a" });
+  assert.deepEqual((await pull(app, sub.id, { max: 2, waitMs: 0 })).map((event) => event.seq), [1, 2]);
+  app.clock.advance(200);
+  assert.deepEqual((await pull(app, sub.id)).map((event) => [event.seq, event.deliveries]), [[3, 1]]);
+  const view = await (await app.request(`/subscriptions/${sub.id}`)).json();
+  assert.deepEqual([view.ackedSeq, view.backlog, view.parked], [2, 1, 2]);
+  await app.close();
+});
+
 test("a pull body splices each stored event with its delivery count, across delivery units", () => {
   const stored = (seq: number) => ({ seq, type: "a", source: "/s", id: `e-${seq}`, json: `{"id":"e-${seq}","data":{"n":[${seq}]},"seq":${seq}}`, size: 40 });
   const units: Delivery[] = [{ events: [stored(1), stored(2)], deliveries: 1 }, { events: [stored(3)], deliveries: 12 }];

@@ -51,6 +51,7 @@ import { isoTimeFormatter, prepareInputs, templatesOf } from "../../broker/publi
 import { Selector } from "../../broker/selector.ts";
 import { TypeIndex } from "../../broker/type-index.ts";
 import { unitsFor } from "../../broker/unit.ts";
+import { byCreation } from "../../broker/broker.ts";
 import { RedisKeys } from "./keys.ts";
 import { orderOf, STREAM_VIEWS_EVERY_MS, StreamRegistry } from "./stream-registry.ts";
 import * as scripts from "./scripts.ts";
@@ -189,7 +190,8 @@ export class RedisEngine implements Engine {
   #targetsOf(prepared: readonly { type: string; attributes: Attributes }[]): [KnownSubscription, number[]][] {
     const stand = prepared.map((event, index): AcceptedEvent => ({ seq: index, type: event.type, json: "", size: 0 }));
     const units = unitsFor(stand, this.#index, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf: (event) => prepared[event.seq].attributes });
-    return [...units].map(([sub, unit]) => [sub, unit.events.map((event) => event.seq)]);
+    // In the order the core names a full one in: the script refuses on the first it finds.
+    return [...units].sort(([a], [b]) => byCreation(a, b)).map(([sub, unit]) => [sub, unit.events.map((event) => event.seq)]);
   }
 
   #publishResult(result: (string | number)[]): PublishResult {
@@ -410,7 +412,7 @@ export class RedisEngine implements Engine {
     const lastSeq = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
     const events = afterSeq >= lastSeq ? [] : await this.#readLog(afterSeq + 1, lastSeq, max);
     const first = events[0]?.seq ?? lastSeq + 1;
-    const through = events.at(-1)?.seq ?? lastSeq;
+    const through = events.at(-1)?.seq ?? Math.max(afterSeq, lastSeq);
     const gap = first > afterSeq + 1 && afterSeq < lastSeq ? { from: afterSeq + 1, to: Math.min(first - 1, lastSeq) } : undefined;
     const selected = events.filter((event) => selector.selects(event.type, () => JSON.parse(event.json)));
     return { events: selected.map(({ seq, type, json, size }) => ({ seq, type, json, size })), through, lastSeq, ...(gap ? { gap } : {}) };
@@ -573,27 +575,29 @@ export class RedisEngine implements Engine {
   }
 
   /** Expires idle subscriptions, keeps those with waiting pulls in use, and trims the log. */
+  async sweep(): Promise<void> {
+    const now = this.#options.clock.now();
+    const waiting = new Set([...this.#waiters].map((waiter) => waiter.id));
+    for (const sub of this.#known.values()) {
+      if (waiting.has(sub.id)) await this.#call("touch", [this.#keys.state(sub.id)], [now]);
+      else if (sub.options.expireAfterMs > 0) {
+        const keys = [this.#keys.subs(), this.#keys.version(), this.#keys.state(sub.id), this.#keys.queue(sub.id), this.#keys.parked(sub.id)];
+        if ((await this.#call("expire", keys, [sub.id, now - sub.options.expireAfterMs])) === 1) await this.#guard(this.#registry.order({ op: "subscriptions-changed", to: "*" }));
+      }
+    }
+    await this.#refresh();
+    await this.#trim(now);
+    if (now - this.#viewsWrittenAt >= STREAM_VIEWS_EVERY_MS) {
+      this.#viewsWrittenAt = now;
+      await this.#guard(this.#registry.write(this.#local.list().map(viewOf)));
+    }
+  }
+
+  /** Sweeps every `sweepIntervalMs`, a sweep at a time. */
   #sweep(): void {
-    const run = async () => {
-      const now = this.#options.clock.now();
-      const waiting = new Set([...this.#waiters].map((waiter) => waiter.id));
-      for (const sub of this.#known.values()) {
-        if (waiting.has(sub.id)) await this.#call("touch", [this.#keys.state(sub.id)], [now]);
-        else if (sub.options.expireAfterMs > 0) {
-          const keys = [this.#keys.subs(), this.#keys.version(), this.#keys.state(sub.id), this.#keys.queue(sub.id), this.#keys.parked(sub.id)];
-          if ((await this.#call("expire", keys, [sub.id, now - sub.options.expireAfterMs])) === 1) await this.#guard(this.#registry.order({ op: "subscriptions-changed", to: "*" }));
-        }
-      }
-      await this.#refresh();
-      await this.#trim(now);
-      if (now - this.#viewsWrittenAt >= STREAM_VIEWS_EVERY_MS) {
-        this.#viewsWrittenAt = now;
-        await this.#guard(this.#registry.write(this.#local.list().map(viewOf)));
-      }
-    };
     const schedule = () => {
       if (this.#closed) return;
-      this.#cancelSweep = this.#options.clock.setTimer(() => void run().catch((error) => (this.#failure = error)).finally(schedule), this.#options.sweepIntervalMs);
+      this.#cancelSweep = this.#options.clock.setTimer(() => void this.sweep().catch((error) => (this.#failure = error)).finally(schedule), this.#options.sweepIntervalMs);
     };
     schedule();
   }
@@ -673,7 +677,10 @@ export class RedisEngine implements Engine {
         redelivered: number("redelivered"),
         parked: number("parkedCount"),
         waiting,
-        ...spec.options,
+        ackTimeoutMs: spec.options.ackTimeoutMs,
+        maxBacklog: spec.options.maxBacklog,
+        expireAfterMs: spec.options.expireAfterMs,
+        maxDeliveries: spec.options.maxDeliveries,
       },
     };
   }

@@ -136,6 +136,15 @@ local function head_of(queue, state)
     if state.next < state.base then state.next = state.base; state.nextOffset = 0 end
   end
 end
+
+-- The lease rule: once the first unacknowledged event's lease has lapsed, everything delivered is due again.
+local function lapse(queue, state, runs, now)
+  local head = head_of(queue, state)
+  if head and (state.next > state.base or state.nextOffset > state.headOffset) then
+    local lease = runs_lease_of(runs, head[state.headOffset + 1])
+    if lease and lease <= now then state.next = state.base; state.nextOffset = state.headOffset end
+  end
+end
 `;
 
 /**
@@ -330,17 +339,12 @@ local now, max, maxBytes, ackTimeout = tonumber(ARGV[1]), tonumber(ARGV[2]), ton
 local maxDeliveries, maxParked = tonumber(ARGV[5]), tonumber(ARGV[6])
 local runs = runs_load(state)
 state.lastPulledAt = now
-local head = head_of(KEYS[2], state)
--- The lease rule: once the first unacknowledged event's lease lapses, delivery starts over from it.
-if head and (state.next > state.base or state.nextOffset > state.headOffset) then
-  local lease = runs_lease_of(runs, head[state.headOffset + 1])
-  if lease and lease <= now then state.next = state.base; state.nextOffset = state.headOffset end
-end
+lapse(KEYS[2], state, runs, now)
 local out, count, bytes = { "ok", "" }, 0, 0
-local length = redis.call("LLEN", KEYS[2])
-while state.next - state.base < length do
+while true do
   local index = state.next - state.base
   local unit = redis.call("LINDEX", KEYS[2], index)
+  if not unit then break end
   if unit == "x" then
     state.next = state.next + 1; state.nextOffset = 0
   else
@@ -356,13 +360,17 @@ while state.next - state.base < length do
       if maxParked == 0 then redis.call("DEL", KEYS[3]) end
       state.parkedCount = state.parkedCount + n
       state.backlog = state.backlog - n
-      if from == 1 then
+      -- At the head, what is left of the unit was acknowledged: the whole unit goes.
+      if from == 1 or atHead then
         redis.call("LSET", KEYS[2], index, "x")
       else
         redis.call("LSET", KEYS[2], index, ranges_of(seqs, 1, from - 1) .. "|" .. size_of(unit) .. "|" .. (from - 1))
       end
       state.next = state.next + 1; state.nextOffset = 0
-      if atHead and last > state.acked then state.acked = last end
+      if atHead then
+        if last > state.acked then state.acked = last end
+        head_of(KEYS[2], state)
+      end
     else
       local size = size_of(unit)
       if count > 0 and (count + n > max or bytes + size > maxBytes) then break end
@@ -378,8 +386,8 @@ while state.next - state.base < length do
   end
 end
 state.delivered = state.delivered + count
--- A parked unit at the head moves the ack point past it.
-head = head_of(KEYS[2], state)
+-- The oldest lease, for a pull that waits.
+local head = head_of(KEYS[2], state)
 if head then
   local lease = runs_lease_of(runs, head[state.headOffset + 1])
   if lease and (state.next > state.base or state.nextOffset > state.headOffset) then out[2] = lease end
@@ -465,11 +473,13 @@ export const EXTEND = COMMON + String.raw`
 local state = state_of(KEYS[1])
 if not state then return { "gone" } end
 local lease, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local runs = runs_load(state)
+lapse(KEYS[2], state, runs, now)
 local before = math.huge
 local unit = redis.call("LINDEX", KEYS[2], state.next - state.base)
 if unit and unit ~= "x" then before = seqs_of(unit)[state.nextOffset + 1] end
 state.lastPulledAt = now
-state_save(KEYS[1], state, runs_extend(runs_load(state), before, lease))
+state_save(KEYS[1], state, runs_extend(runs, before, lease))
 return { "ok" }
 `;
 
