@@ -45,9 +45,9 @@ import type { Journal, JournalEvent } from "./journal.ts";
 import { ENTRY_BYTES, MemoryBudget } from "./memory-budget.ts";
 import { type Delivery, RequiredSubscription } from "./required-subscription.ts";
 import { Selector } from "./selector.ts";
-import { StreamBuffers } from "./stream-buffers.ts";
-import { StreamSubscription } from "./stream-subscription.ts";
-import { type RequiredSpec, requiredSpecSchema, type StreamSpec, streamSpecSchema } from "./subscription-spec.ts";
+import { LiveFeed } from "./live-feed.ts";
+import type { StreamSubscription } from "./stream-subscription.ts";
+import { type RequiredSpec, requiredSpecSchema, type StreamSpec } from "./subscription-spec.ts";
 import { TypeIndex } from "./type-index.ts";
 import type { Attributes } from "./filters.ts";
 import { type Unit, unitsFor } from "./unit.ts";
@@ -125,14 +125,11 @@ export const defaultBrokerOptions: BrokerOptions = {
   newId: () => crypto.randomUUID(),
 };
 
-/** Lifetime counters, read at scrape time by whoever reports metrics. */
+/** Lifetime counters, read at scrape time by whoever reports metrics (the streams' are the live feed's). */
 export interface BrokerStats {
   /** Events accepted, and events not accepted again as duplicates. */
   accepted: number;
   duplicates: number;
-  /** Events taken into stream buffers, and events dropped by full ones. */
-  streamDeliveries: number;
-  drops: number;
   /** Events handed to required subscribers (redeliveries included), of which redelivered, and parked. */
   requiredDeliveries: number;
   redeliveries: number;
@@ -178,11 +175,12 @@ export class Broker {
   readonly memory: MemoryBudget;
   readonly #isoTimeOf = isoTimeFormatter();
   readonly #log: EventLog;
-  readonly #subscriptions = new Map<string, Subscription>();
+  /** History and streams. */
+  readonly feed: LiveFeed;
+  /** Required subscriptions. */
+  readonly #subscriptions = new Map<string, RequiredSubscription>();
   readonly #requiredIndex = new TypeIndex<RequiredSubscription>();
-  readonly #streamIndex = new TypeIndex<StreamSubscription>();
   readonly #dedupe: DedupeWindow;
-  readonly #streamBuffers: StreamBuffers;
   readonly #journal: Journal | undefined;
   /** Required subscriptions whose progress the journal has not been told yet. */
   readonly #unsaved = new Set<RequiredSubscription>();
@@ -191,9 +189,8 @@ export class Broker {
   /** The journal's last failure, while it lasts: health reports it. */
   #storageFailure: Error | undefined;
   /** Lifetime counters; plain increments, nothing more, on the hot path. */
-  readonly stats: BrokerStats = { accepted: 0, duplicates: 0, streamDeliveries: 0, drops: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
+  readonly stats: BrokerStats = { accepted: 0, duplicates: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
   #lastSeq = 0;
-  #streamCount = 0;
   #waitingPulls = 0;
   #closed = false;
   #cancelSweep: () => void;
@@ -205,7 +202,7 @@ export class Broker {
     this.#journal = this.options.journal;
     const ring = new RingHistory(this.options.historySize, this.memory.parts.history);
     this.#log = this.options.log ?? (this.#journal ? new JournaledHistory(ring, this.#journal) : ring);
-    this.#streamBuffers = new StreamBuffers(this.memory.parts.streams);
+    this.feed = new LiveFeed({ ...this.options, log: this.#log, streamsMemory: this.memory.parts.streams });
     const dedupeMemory = this.memory.parts.dedupe;
     this.#dedupe = new DedupeWindow(this.options.dedupeWindowMs, this.options.dedupeMaxEntries, dedupeMemory.limit, dedupeMemory);
     if (this.#journal) this.#recover(this.#journal);
@@ -259,9 +256,8 @@ export class Broker {
     this.#journal?.commitEvents(events.map((event, index) => journalEvent(event, first, now, keys[index])));
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
-    this.#log.append(events);
+    this.feed.append(events, attributesOf);
     this.#deliverToRequired(required);
-    this.#offerToStreams(events, attributesOf);
     this.stats.accepted += events.length;
     this.stats.duplicates += duplicateSeqs.length;
     const accepted = events.length > 0 ? { accepted: events.length, first, last: this.#lastSeq } : { accepted: 0, first: null, last: null };
@@ -270,25 +266,7 @@ export class Broker {
 
   /** Up to `max` kept events after `afterSeq` (in memory, or in the journal), and a gap where they are gone. */
   read(afterSeq: number, max: number): LogRead {
-    return this.#log.readAfter(afterSeq, max);
-  }
-
-  /** An accepted event still kept in memory (the history window), if it is. */
-  eventAt(seq: number): AcceptedEvent | undefined {
-    const [event] = this.#log.readAfter(seq - 1, 1).events;
-    return event?.seq === seq ? event : undefined;
-  }
-
-  /**
-   * Takes events accepted elsewhere (by another instance sharing this one's storage) into
-   * this broker's history and streams, in seq order after its last. Its own required
-   * subscriptions do not see them: those live where the events were accepted.
-   */
-  follow(events: readonly AcceptedEvent[], attributesOf: (event: AcceptedEvent) => Attributes): void {
-    if (events.length === 0) return;
-    this.#lastSeq = events[events.length - 1].seq;
-    this.#log.append(events);
-    this.#offerToStreams(events, attributesOf);
+    return this.feed.read(afterSeq, max);
   }
 
   /**
@@ -355,14 +333,6 @@ export class Broker {
     }
   }
 
-  #offerToStreams(events: readonly AcceptedEvent[], attributesOf: (event: AcceptedEvent) => Attributes): void {
-    for (const [sub, unit] of unitsFor(events, this.#streamIndex, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf })) {
-      const kept = sub.offer(unit);
-      this.stats.streamDeliveries += kept;
-      this.stats.drops += unit.count - kept;
-    }
-  }
-
   /**
    * Opens a subscription. Streams see events accepted from now on, after a replay of the
    * kept history following `since` when given; required ones see events from now on.
@@ -374,9 +344,10 @@ export class Broker {
   subscribe(spec: ({ kind: "stream" } & StreamSpec) | ({ kind: "required" } & RequiredSpec), options: SubscriberOptions = {}): Subscription {
     if (this.#closed) throw new BrokerClosedError();
     const { kind, ...rest } = spec;
-    const sub = kind === "stream" ? this.#newStream(rest) : this.#newRequired(rest);
+    if (kind === "stream") return this.feed.open(rest, options.owner);
+    const sub = this.#newRequired(rest);
     sub.owner = options.owner;
-    if (sub.kind === "required") this.#journal?.saveSubscriptions([sub.record(sub.owner)]);
+    this.#journal?.saveSubscriptions([sub.record(sub.owner)]);
     this.#add(sub);
     return sub;
   }
@@ -385,7 +356,7 @@ export class Broker {
   subscribeBatch(specs: readonly RequiredSpec[], options: SubscriberOptions = {}): RequiredSubscription[] {
     if (this.#closed) throw new BrokerClosedError();
     specs.forEach((spec, index) => parseOrThrow(requiredSpecSchema, spec, `/${index}`));
-    if (this.#subscriptions.size - this.#streamCount + specs.length > this.options.maxRequired) {
+    if (this.#subscriptions.size + specs.length > this.options.maxRequired) {
       throw new TooManySubscriptionsError("required", this.options.maxRequired);
     }
     const subs = specs.map((spec) => this.#newRequired(spec));
@@ -395,27 +366,14 @@ export class Broker {
     return subs;
   }
 
-  #add(sub: Subscription): void {
+  #add(sub: RequiredSubscription): void {
     this.#subscriptions.set(sub.id, sub);
-    if (sub.kind === "stream") {
-      this.#streamIndex.add(sub, sub.types);
-      this.#streamCount++;
-    } else this.#requiredIndex.add(sub, sub.types);
-  }
-
-  #newStream(spec: StreamSpec): StreamSubscription {
-    const { types, filters, since } = parseOrThrow(streamSpecSchema, spec);
-    if (this.#streamCount >= this.options.maxStreams) throw new TooManySubscriptionsError("stream", this.options.maxStreams);
-    const limits = { maxEvents: this.options.streamBuffer, maxBytes: this.options.streamBufferBytes };
-    // A resume point past the last seq is an id of an earlier run: say so, and replay all that is kept.
-    const reset = since !== undefined && since > this.#lastSeq;
-    const replay = since === undefined ? undefined : reset ? { afterSeq: 0, untilSeq: this.#lastSeq, reset: { asked: since } } : { afterSeq: since, untilSeq: this.#lastSeq };
-    return new StreamSubscription(this.options.newId(), new Selector(types, filters), this.#clock.now(), limits, this.#log, this.#streamBuffers, replay);
+    this.#requiredIndex.add(sub, sub.types);
   }
 
   #newRequired(spec: RequiredSpec): RequiredSubscription {
     const { types, filters, name, ...options } = parseOrThrow(requiredSpecSchema, spec);
-    if (this.#subscriptions.size - this.#streamCount >= this.options.maxRequired) {
+    if (this.#subscriptions.size >= this.options.maxRequired) {
       throw new TooManySubscriptionsError("required", this.options.maxRequired);
     }
     const { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked } = { ...this.options, ...options };
@@ -431,38 +389,31 @@ export class Broker {
    */
   unsubscribe(id: string, reason = "deleted"): boolean {
     const sub = this.#subscriptions.get(id);
-    if (!sub) return false;
-    if (sub.kind === "required") {
-      this.#journal?.removeSubscription(id);
-      this.#unsaved.delete(sub);
-      this.#parkedUnsaved.delete(sub);
-    }
+    if (!sub) return this.feed.close(id, reason);
+    this.#journal?.removeSubscription(id);
+    this.#unsaved.delete(sub);
+    this.#parkedUnsaved.delete(sub);
     this.#subscriptions.delete(id);
-    if (sub.kind === "stream") {
-      this.#streamIndex.remove(sub, sub.types);
-      this.#streamCount--;
-      sub.close(reason);
-    } else {
-      this.#requiredIndex.remove(sub, sub.types);
-      sub.clear();
-      for (const waiter of sub.waiters.splice(0)) waiter.deliver([]);
-    }
+    this.#requiredIndex.remove(sub, sub.types);
+    sub.clear();
+    for (const waiter of sub.waiters.splice(0)) waiter.deliver([]);
     return true;
   }
 
   has(id: string): boolean {
-    return this.#subscriptions.has(id);
+    return this.#subscriptions.has(id) || this.feed.has(id);
   }
 
   /** Throws SubscriptionNotFoundError for an unknown id. */
   get(id: string): Subscription {
-    const sub = this.#subscriptions.get(id);
+    const sub = this.#subscriptions.get(id) ?? this.feed.get(id);
     if (!sub) throw new SubscriptionNotFoundError(id);
     return sub;
   }
 
+  /** Required subscriptions first, then streams. */
   list(): Subscription[] {
-    return [...this.#subscriptions.values()];
+    return [...this.#subscriptions.values(), ...this.feed.list()];
   }
 
   /** Pauses (skips) or resumes a subscription. */
@@ -619,12 +570,12 @@ export class Broker {
 
   /** Bytes stream readers handed on to their runtime and have not come back for (at most one write each). */
   get streamHandedBytes(): number {
-    return this.#streamBuffers.handedBytes;
+    return this.feed.handedBytes;
   }
 
   /** Open streams now. */
   get streamCount(): number {
-    return this.#streamCount;
+    return this.feed.count;
   }
 
   #serveWaiters(sub: RequiredSubscription): void {
@@ -650,7 +601,7 @@ export class Broker {
     const now = this.#clock.now();
     try {
       for (const sub of this.#subscriptions.values()) {
-        if (sub.kind !== "required" || sub.options.expireAfterMs === 0 || sub.waiters.length > 0) continue;
+        if (sub.options.expireAfterMs === 0 || sub.waiters.length > 0) continue;
         if (now - sub.lastPulledAt >= sub.options.expireAfterMs) this.unsubscribe(sub.id, "expired");
       }
       if (this.#journal) this.#trim(this.#journal, now);
@@ -668,7 +619,7 @@ export class Broker {
     // Whichever bound is reached first: past either, an event goes.
     let before = Math.max(this.#lastSeq + 1 - this.options.retainEvents, journal.firstSeqSince(now - this.options.retainMs));
     for (const sub of this.#subscriptions.values()) {
-      if (sub.kind === "required") before = Math.min(before, sub.oldestHeldSeq() ?? before);
+      before = Math.min(before, sub.oldestHeldSeq() ?? before);
     }
     const started = this.#clock.now();
     while (journal.trim(before, TRIM_STEP_EVENTS) >= TRIM_STEP_EVENTS && this.#clock.now() - started < TRIM_STEP_MS);
@@ -684,6 +635,7 @@ export class Broker {
     this.#lastSeq = state.lastSeq;
     const windowStart = Math.max(0, state.lastSeq - this.options.historySize);
     this.#log.append(journal.readAfter(windowStart, this.options.historySize));
+    this.feed.resumeAt(state.lastSeq);
     for (const event of state.recentProducers(this.#clock.now() - this.options.dedupeWindowMs, this.options.dedupeMaxEntries)) {
       if (event.producer) this.#dedupe.remember(DedupeWindow.keyOf(event.producer.source, event.producer.id), event.seq, event.acceptedAt);
     }
@@ -695,8 +647,7 @@ export class Broker {
     });
     this.#requeue(journal, subs);
     for (const { subscriptionId, event, deliveries } of state.parked) {
-      const sub = this.#subscriptions.get(subscriptionId);
-      if (sub?.kind === "required") sub.restoreParked([{ event, deliveries }]);
+      this.#subscriptions.get(subscriptionId)?.restoreParked([{ event, deliveries }]);
     }
   }
 
@@ -731,10 +682,8 @@ export class Broker {
     if (this.#closed) return;
     this.#closed = true;
     this.#cancelSweep();
-    for (const sub of [...this.#subscriptions.values()]) {
-      if (sub.kind === "stream") this.unsubscribe(sub.id, reason);
-      else for (const waiter of sub.waiters.splice(0)) waiter.deliver([]);
-    }
+    this.feed.closeAll(reason);
+    for (const sub of this.#subscriptions.values()) for (const waiter of sub.waiters.splice(0)) waiter.deliver([]);
     if (this.#unsaved.size > 0 || this.#parkedUnsaved.size > 0) this.#saveProgress();
   }
 }

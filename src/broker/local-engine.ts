@@ -100,7 +100,7 @@ export class LocalEngine implements Engine {
 
   stats(): EngineStats {
     const { broker } = this;
-    return { ...broker.stats, lastSeq: broker.lastSeq, openStreams: broker.streamCount, streamHandedBytes: broker.streamHandedBytes };
+    return { ...broker.stats, ...broker.feed.stats, lastSeq: broker.lastSeq, openStreams: broker.streamCount, streamHandedBytes: broker.streamHandedBytes };
   }
 
   async health(): Promise<EngineHealth> {

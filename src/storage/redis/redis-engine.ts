@@ -16,14 +16,15 @@ import {
   type AckResult,
   type Attributes,
   BacklogFullError,
-  Broker,
   type BrokerOptions,
+  defaultBrokerOptions,
   type Delivery,
   type Engine,
   type EngineHealth,
   type EngineStats,
   type LogPage,
-  type MemoryBudget,
+  MemoryBudget,
+  RingHistory,
   NeverDeliveredError,
   NotRequiredError,
   type ParkedEvent,
@@ -52,6 +53,7 @@ import { Selector } from "../../broker/selector.ts";
 import { TypeIndex } from "../../broker/type-index.ts";
 import { unitsFor } from "../../broker/unit.ts";
 import { byCreation } from "../../broker/broker.ts";
+import { LiveFeed } from "../../broker/live-feed.ts";
 import { RedisKeys } from "./keys.ts";
 import { orderOf, STREAM_VIEWS_EVERY_MS, StreamRegistry } from "./stream-registry.ts";
 import * as scripts from "./scripts.ts";
@@ -89,7 +91,8 @@ export class RedisEngine implements Engine {
   readonly #tail: Redis;
   readonly #keys: RedisKeys;
   /** Streams and history of this instance, fed by the tail. */
-  #local: Broker;
+  #memory: MemoryBudget;
+  #local: LiveFeed;
   readonly #isoTimeOf = isoTimeFormatter();
   #known = new Map<string, KnownSubscription>();
   #index = new TypeIndex<KnownSubscription>();
@@ -107,8 +110,8 @@ export class RedisEngine implements Engine {
   readonly #stats = { accepted: 0, duplicates: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
 
   private constructor(options: RedisEngineOptions) {
-    this.#local = new Broker({ ...options, journal: undefined });
-    this.#options = { ...this.#local.options, ...options };
+    this.#options = { ...defaultBrokerOptions, ...options };
+    [this.#memory, this.#local] = liveFeedOf(this.#options);
     const connection = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 2_000, retryStrategy: (times: number) => Math.min(times * 100, 1_000) };
     this.#redis = new Redis(options.url, connection);
     this.#tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
@@ -138,7 +141,7 @@ export class RedisEngine implements Engine {
   }
 
   get memory(): MemoryBudget {
-    return this.#local.memory;
+    return this.#memory;
   }
 
   get closed(): boolean {
@@ -232,11 +235,11 @@ export class RedisEngine implements Engine {
   async openStream(spec: StreamSpec, options?: SubscriberOptions): Promise<StreamSubscription> {
     if (this.#closed) throw new BrokerClosedError();
     if (spec.since !== undefined) await this.#catchUp();
-    const stream = this.#local.subscribe({ kind: "stream", ...spec }, options);
+    const stream = this.#local.open(spec, options?.owner);
     try {
       await this.#guard(this.#registry.add(viewOf(stream)));
     } catch (error) {
-      this.#local.unsubscribe(stream.id);
+      this.#local.close(stream.id, "deleted");
       throw error;
     }
     return stream;
@@ -255,7 +258,8 @@ export class RedisEngine implements Engine {
   }
 
   async describe(id: string): Promise<SubscriptionView> {
-    if (this.#local.has(id)) return viewOf(this.#local.get(id));
+    const local = this.#local.get(id);
+    if (local) return viewOf(local);
     const [spec, state] = await this.#pipeline([["hget", this.#keys.subs(), id], ["hgetall", this.#keys.state(id)]]) as [string | null, Record<string, string>];
     if (spec && Object.keys(state).length > 0) return this.#viewOf(JSON.parse(spec), state);
     const stream = await this.#guard(this.#registry.find(id));
@@ -273,8 +277,7 @@ export class RedisEngine implements Engine {
   }
 
   async remove(id: string, reason = "deleted"): Promise<boolean> {
-    if (this.#local.has(id)) {
-      this.#local.unsubscribe(id, reason);
+    if (this.#local.close(id, reason)) {
       await this.#registry.delete(id).catch(() => {}); // else its view expires with this instance's others
       return true;
     }
@@ -291,8 +294,10 @@ export class RedisEngine implements Engine {
   }
 
   async setPaused(id: string, paused: boolean): Promise<SubscriptionView> {
-    if (this.#local.has(id)) {
-      const view = viewOf(this.#local.setPaused(id, paused));
+    const local = this.#local.get(id);
+    if (local) {
+      local.paused = paused;
+      const view = viewOf(local);
       await this.#registry.add(view).catch(() => {}); // else the next write of all views tells the others
       return view;
     }
@@ -420,7 +425,7 @@ export class RedisEngine implements Engine {
 
   stats(): EngineStats {
     const local = this.#local;
-    return { ...this.#stats, streamDeliveries: local.stats.streamDeliveries, drops: local.stats.drops, lastSeq: local.lastSeq, openStreams: local.streamCount, streamHandedBytes: local.streamHandedBytes };
+    return { ...this.#stats, ...local.stats, lastSeq: local.lastSeq, openStreams: local.count, streamHandedBytes: local.handedBytes };
   }
 
   /** Asks Redis (a frozen one keeps its connections open, so their state is not enough). */
@@ -444,7 +449,7 @@ export class RedisEngine implements Engine {
     this.#closed = true;
     this.#cancelSweep();
     for (const waiter of [...this.#waiters]) waiter.wake();
-    this.#local.close("shutdown");
+    this.#local.closeAll("shutdown");
     await this.#registry.leave().catch(() => {}); // else its views expire
     this.#tail.disconnect();
     await this.#tailing?.catch(() => {});
@@ -545,8 +550,8 @@ export class RedisEngine implements Engine {
     const lastSeq = Number((await this.#tail.get(this.#keys.seq())) ?? 0);
     if (lastSeq >= this.#local.lastSeq) return;
     const lost = this.#local;
-    this.#local = new Broker({ ...this.#options, journal: undefined });
-    lost.close("reset");
+    [this.#memory, this.#local] = liveFeedOf(this.#options);
+    lost.closeAll("reset");
     await this.#registry.write([]);
     await this.#loadHistory();
   }
@@ -568,7 +573,7 @@ export class RedisEngine implements Engine {
     if (events.length === 0) return;
     const parsed = new Map<number, Attributes>();
     const attributesOf = (event: AcceptedEvent) => parsed.get(event.seq) ?? parsed.set(event.seq, JSON.parse(event.json)).get(event.seq)!;
-    this.#local.follow(events, attributesOf);
+    this.#local.append(events, attributesOf);
     if (this.#waiters.size === 0) return;
     const reached = unitsFor(events, this.#index, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf });
     for (const sub of reached.keys()) this.#wakeWaitersOf(sub.id);
@@ -700,6 +705,13 @@ const SCRIPTS = {
   expire: scripts.EXPIRE,
   held: scripts.HELD,
 };
+
+/** A new memory budget, and the live feed of this instance counted in it. */
+function liveFeedOf(options: BrokerOptions): [MemoryBudget, LiveFeed] {
+  const memory = new MemoryBudget(options.memoryBudgetBytes);
+  const log = new RingHistory(options.historySize, memory.parts.history);
+  return [memory, new LiveFeed({ ...options, log, streamsMemory: memory.parts.streams })];
+}
 
 function pick(options: BrokerOptions) {
   const { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked } = options;
