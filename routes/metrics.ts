@@ -45,6 +45,13 @@ export class BrokerMetrics {
         this.inc({ kind: "required" }, stats().requiredDeliveries);
       },
     });
+    new Counter({
+      name: "broker_background_failures_total", help: "Failures of the engine's background work (following the shared log, expiry and retention), by task.", labelNames: ["task"], registers,
+      collect() {
+        this.reset();
+        for (const [task, count] of Object.entries(stats().backgroundFailures ?? {})) this.inc({ task }, count);
+      },
+    });
     this.#gauge("broker_last_seq", "Seq of the last accepted event.", () => stats().lastSeq);
     this.#gauge("broker_open_streams", "Open live streams.", () => stats().openStreams);
     this.#gauge("broker_stream_handed_bytes", "Bytes handed to the runtime for streams and not yet taken (at most one write each).", () => stats().streamHandedBytes);

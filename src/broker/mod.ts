@@ -2,7 +2,8 @@
 export { Broker, defaultBrokerOptions } from "./broker.ts";
 export type { BrokerOptions, BrokerStats, PublishOptions, PublishResult, PullOptions, SubscriberOptions, Subscription } from "./broker.ts";
 export { type Clock, systemClock } from "./clock.ts";
-export type { AckResult, Engine, EngineHealth, EngineStats, LogPage, SubscriptionView } from "./engine.ts";
+export type { AckResult, BackgroundFault, Engine, EngineHealth, EngineStats, LogPage, SubscriptionView } from "./engine.ts";
+export type { Ledger } from "./ledger.ts";
 export { Selector } from "./selector.ts";
 export { LocalEngine, viewOf } from "./local-engine.ts";
 export {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { sharedRedis } from "../support/redis-server.ts";
 import { SseReader } from "../support/sse.ts";
 import { postJson, runtime } from "../support/server-process.ts";
 
@@ -68,7 +69,7 @@ async function servesThenStopsOnSigterm(broker: Launched, pid = broker.child.pid
   await assert.rejects(fetch(`${broker.url}/healthz`), "nothing serves on the port any more");
 }
 
-test(`${runtime}: npm run build makes a standalone binary that serves (dashboard included) and exits 0 on SIGTERM`, { timeout: 120_000 }, async () => {
+test(`${runtime}: npm run build makes a standalone binary that serves (dashboard and Redis scripts included) and exits 0 on SIGTERM`, { timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "event-broker-binary-"));
   try {
     const binary = join(dir, "event-broker");
@@ -86,6 +87,15 @@ test(`${runtime}: npm run build makes a standalone binary that serves (dashboard
       assert.match(await page.text(), /<html/);
       await servesThenStopsOnSigterm(broker);
     });
+    // Its Redis scripts come with it too.
+    const redis = await sharedRedis();
+    await launched([binary, "--port", "0"], dir, async (broker) => {
+      const subscribed = await postJson(`${broker.url}/subscriptions`, {});
+      assert.equal(subscribed.status, 201);
+      assert.equal((await postJson(`${broker.url}/events`, { type: "a" })).status, 202);
+      const pulled = await postJson(`${broker.url}/subscriptions/${(await subscribed.json()).id}/pull`, { waitMs: 0 });
+      assert.equal((await pulled.json()).events.length, 1);
+    }, { ...process.env, BROKER_REDIS_URL: redis.url, BROKER_REDIS_PREFIX: `binary:${crypto.randomUUID()}:` });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,13 +2,15 @@
  * Several instances, one broker: Redis holds the truth (the event log as a Redis Stream
  * whose entry ids are the seqs, the seq counter, the dedupe window, every required
  * subscription's state and backlog), and every decision that must hold across instances is
- * one Lua script (scripts.ts). Each instance tails the log with one blocking read and feeds
- * its own streams from it through the core's stream machinery (drop-on-full stays per
- * instance), and wakes its own waiting pulls.
+ * one Lua script (scripts.ts, lua/). Each instance tails the log with one blocking read and
+ * appends what it reads to its own live feed, which serves its streams (drop-on-full stays
+ * per instance), and wakes its own waiting pulls.
  *
  * Two connections per instance, whatever the load: one for commands, one for the tail.
  * Redis out of reach: calls fail within `commandTimeoutMs` with StorageError (503); the
- * tail reconnects and goes on from the last seq it saw, so streams miss nothing.
+ * tail reconnects and goes on from the last seq it saw, so streams miss nothing. A script
+ * that fails is a bug (ScriptError, 500). What runs in the background (the tail, the
+ * sweep) logs its failures and shows them in `health()` until it works again.
  */
 import { Redis } from "ioredis";
 import {
@@ -16,6 +18,8 @@ import {
   type AckResult,
   type Attributes,
   BacklogFullError,
+  BatchTooLargeError,
+  BrokerClosedError,
   type BrokerOptions,
   defaultBrokerOptions,
   type Delivery,
@@ -24,39 +28,34 @@ import {
   type EngineStats,
   type LogPage,
   MemoryBudget,
-  RingHistory,
-  NeverDeliveredError,
   NotRequiredError,
   type ParkedEvent,
   type PublishOptions,
   type PublishResult,
   type PullOptions,
   type RequiredSpec,
-  requiredSpecSchema,
+  RingHistory,
+  type Selector,
+  StorageError,
   type StreamSpec,
   type StreamSubscription,
-  StorageError,
   type SubscriberOptions,
   SubscriptionNotFoundError,
   type SubscriptionView,
-  TooManySubscriptionsError,
   TooManyWaitingPullsError,
   ValidationError,
-  BatchTooLargeError,
-  BrokerClosedError,
-  parseOrThrow,
-  utf8Bytes,
   viewOf,
 } from "../../broker/mod.ts";
-import { isoTimeFormatter, prepareInputs, templatesOf } from "../../broker/publish-input.ts";
-import { Selector } from "../../broker/selector.ts";
-import { TypeIndex } from "../../broker/type-index.ts";
-import { unitsFor } from "../../broker/unit.ts";
-import { byCreation } from "../../broker/broker.ts";
 import { LiveFeed } from "../../broker/live-feed.ts";
+import { isoTimeFormatter, prepareInputs, templatesOf } from "../../broker/publish-input.ts";
+import { unitsFor } from "../../broker/unit.ts";
+import { BackgroundFaults } from "./background-faults.ts";
 import { RedisKeys } from "./keys.ts";
+import { type KnownSubscription, RedisLedger } from "./redis-ledger.ts";
+import { eventsOf, RedisLog } from "./redis-log.ts";
+import { failureOf } from "./redis-errors.ts";
+import { Scripts } from "./scripts.ts";
 import { orderOf, STREAM_VIEWS_EVERY_MS, StreamRegistry } from "./stream-registry.ts";
-import * as scripts from "./scripts.ts";
 
 /** Settings of a Redis engine beyond the core's. */
 export interface RedisEngineOptions extends Partial<BrokerOptions> {
@@ -67,22 +66,12 @@ export interface RedisEngineOptions extends Partial<BrokerOptions> {
   readonly commandTimeoutMs?: number;
 }
 
-/** A required subscription as every instance knows it: its spec, and whether it is paused. */
-interface KnownSubscription {
-  readonly id: string;
-  readonly name: string | undefined;
-  readonly owner: string | undefined;
-  readonly created: number;
-  readonly selector: Selector;
-  readonly options: { ackTimeoutMs: number; maxBacklog: number; expireAfterMs: number; maxDeliveries: number; maxParked: number };
-  readonly paused: boolean;
-}
-
 interface Waiter {
   readonly id: string;
   readonly wake: () => void;
 }
 
+/** Publishes routed with a version another instance changed meanwhile are routed again, this many times. */
 const STALE_RETRIES = 8;
 
 export class RedisEngine implements Engine {
@@ -90,13 +79,13 @@ export class RedisEngine implements Engine {
   readonly #redis: Redis;
   readonly #tail: Redis;
   readonly #keys: RedisKeys;
+  readonly #scripts: Scripts;
+  readonly #ledger: RedisLedger;
+  readonly #log: RedisLog;
   /** Streams and history of this instance, fed by the tail. */
   #memory: MemoryBudget;
   #local: LiveFeed;
   readonly #isoTimeOf = isoTimeFormatter();
-  #known = new Map<string, KnownSubscription>();
-  #index = new TypeIndex<KnownSubscription>();
-  #version = "";
   readonly #waiters = new Set<Waiter>();
   #waitingPulls = 0;
   readonly #registry: StreamRegistry;
@@ -105,7 +94,9 @@ export class RedisEngine implements Engine {
   #viewsWrittenAt = 0;
   #tailing: Promise<void> | undefined;
   #closed = false;
+  /** Why a connection last failed, while it is down. */
   #failure: Error | undefined;
+  readonly #faults = new BackgroundFaults();
   #cancelSweep: () => void = () => {};
   readonly #stats = { accepted: 0, duplicates: 0, requiredDeliveries: 0, redeliveries: 0, parked: 0 };
 
@@ -117,8 +108,10 @@ export class RedisEngine implements Engine {
     this.#tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
     for (const client of [this.#redis, this.#tail]) client.on("error", (error: Error) => (this.#failure = error));
     this.#keys = new RedisKeys(options.prefix);
+    this.#scripts = new Scripts(this.#redis, this.#keys);
+    this.#ledger = new RedisLedger(this.#redis, this.#keys, this.#scripts, this.#options);
+    this.#log = new RedisLog(this.#redis, this.#keys, this.#scripts);
     this.#registry = new StreamRegistry(this.#redis, this.#keys, crypto.randomUUID());
-    for (const [name, lua] of Object.entries(SCRIPTS)) this.#redis.defineCommand(name, { lua });
   }
 
   /** Connects, learns the subscriptions and the log's end, and starts tailing it. */
@@ -126,7 +119,7 @@ export class RedisEngine implements Engine {
     const engine = new RedisEngine(options);
     try {
       await Promise.all([engine.#redis.connect(), engine.#tail.connect()]);
-      await engine.#refresh();
+      await engine.#ledger.refresh();
       await engine.#loadHistory();
       const [lastOrder] = await engine.#redis.xrevrange(engine.#keys.control(), "+", "-", "COUNT", 1);
       engine.#controlAfter = lastOrder?.[0] ?? "0-0";
@@ -136,7 +129,7 @@ export class RedisEngine implements Engine {
       throw new StorageError(`cannot reach Redis at ${options.url}: ${(error as Error).message}`);
     }
     engine.#tailing = engine.#tailLog();
-    engine.#sweep();
+    engine.#sweepEvery();
     return engine;
   }
 
@@ -167,39 +160,25 @@ export class RedisEngine implements Engine {
     const now = this.#options.clock.now();
     const prepared = prepareInputs(inputs, pathOf, this.#isoTimeOf(now), this.#options.newId, allowTypes);
     const templates = templatesOf(prepared, (event) => pathOf(prepared.indexOf(event)));
-    const args = prepared.flatMap((event, index) => {
-      const template = templates[index];
-      return [event.type, template.head, template.tail, String(template.size), event.producerId ? dedupeKeyOf(event.source, event.id) : ""];
-    });
+    const events = prepared.map((event, index) => ({ ...templates[index], producerKey: event.producerId ? dedupeKeyOf(event.source, event.id) : "" }));
+    const dedupe = { windowMs: this.#options.dedupeWindowMs, maxEntries: this.#options.dedupeMaxEntries };
     for (let attempt = 0; attempt < STALE_RETRIES; attempt++) {
-      const targets = this.#targetsOf(prepared);
-      const keys = [...this.#keys.publishKeys(), ...targets.flatMap(([sub]) => [this.#keys.state(sub.id), this.#keys.queue(sub.id)])];
-      const targetArgs = targets.flatMap(([sub, indexes]) => [String(sub.options.maxBacklog), indexes.join(",")]);
-      const result = await this.#call<(string | number)[]>("publish", keys, [this.#version, now, this.#options.dedupeWindowMs, this.#options.dedupeMaxEntries, prepared.length, ...args, ...targetArgs]);
-      if (result[0] === "stale") {
+      const targets = this.#ledger.targetsOf(prepared);
+      const reply = await this.#scripts.publish(this.#ledger.version, now, dedupe, events, targets.map(([sub, indexes]) => ({ id: sub.id, maxBacklog: sub.options.maxBacklog, indexes })));
+      if (reply.kind === "stale") {
         await this.#refresh();
         continue;
       }
-      if (result[0] === "full") {
-        const sub = targets[Number(result[1]) - 1][0];
+      if (reply.kind === "full") {
+        const [sub] = targets[reply.target];
         throw new BacklogFullError(sub.id, sub.options.maxBacklog);
       }
-      return this.#publishResult(result);
+      return this.#publishResult(reply.first, reply.last, reply.duplicates.map(({ seq }) => seq));
     }
     throw new StorageError("subscriptions kept changing while publishing; try again");
   }
 
-  /** Each active required subscription these events reach, with the indexes of the events it takes. */
-  #targetsOf(prepared: readonly { type: string; attributes: Attributes }[]): [KnownSubscription, number[]][] {
-    const stand = prepared.map((event, index): AcceptedEvent => ({ seq: index, type: event.type, json: "", size: 0 }));
-    const units = unitsFor(stand, this.#index, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf: (event) => prepared[event.seq].attributes });
-    // In the order the core names a full one in: the script refuses on the first it finds.
-    return [...units].sort(([a], [b]) => byCreation(a, b)).map(([sub, unit]) => [sub, unit.events.map((event) => event.seq)]);
-  }
-
-  #publishResult(result: (string | number)[]): PublishResult {
-    const [first, last] = [Number(result[1]), Number(result[2])];
-    const duplicateSeqs = result.slice(3).map((entry) => Number(String(entry).split(":")[1]));
+  #publishResult(first: number, last: number, duplicateSeqs: readonly number[]): PublishResult {
     const accepted = first > 0 ? last - first + 1 : 0;
     this.#stats.accepted += accepted;
     this.#stats.duplicates += duplicateSeqs.length;
@@ -208,28 +187,15 @@ export class RedisEngine implements Engine {
   }
 
   async subscribe(spec: RequiredSpec, options: SubscriberOptions = {}): Promise<SubscriptionView> {
-    return (await this.subscribeBatch([spec], options, ""))[0];
+    if (this.#closed) throw new BrokerClosedError();
+    const [id] = await this.#ledger.subscribe([spec], options.owner, this.#options.clock.now(), false);
+    return this.describe(id);
   }
 
-  async subscribeBatch(specs: readonly RequiredSpec[], options: SubscriberOptions = {}, pathPrefix = "/"): Promise<SubscriptionView[]> {
+  async subscribeBatch(specs: readonly RequiredSpec[], options: SubscriberOptions = {}): Promise<SubscriptionView[]> {
     if (this.#closed) throw new BrokerClosedError();
-    const parsed = specs.map((spec, index) => parseOrThrow(requiredSpecSchema, spec, pathPrefix ? `/${index}` : ""));
-    await this.#refresh();
-    if (this.#known.size + specs.length > this.#options.maxRequired) throw new TooManySubscriptionsError("required", this.#options.maxRequired);
-    const now = this.#options.clock.now();
-    const made = parsed.map(({ types, filters, name, ...settings }) => ({
-      id: this.#options.newId(),
-      name,
-      owner: options.owner,
-      created: now,
-      types,
-      filters: filters ?? [],
-      options: { ...pick(this.#options), ...settings },
-    }));
-    const keys = [this.#keys.subs(), this.#keys.version(), this.#keys.seq(), ...made.map((sub) => this.#keys.state(sub.id))];
-    await this.#call("subscribe", keys, [now, ...made.flatMap((sub) => [sub.id, JSON.stringify(sub)])]);
-    await this.#refresh();
-    return Promise.all(made.map((sub) => this.describe(sub.id)));
+    const ids = await this.#ledger.subscribe(specs, options.owner, this.#options.clock.now(), true);
+    return Promise.all(ids.map((id) => this.describe(id)));
   }
 
   async openStream(spec: StreamSpec, options?: SubscriberOptions): Promise<StreamSubscription> {
@@ -252,26 +218,23 @@ export class RedisEngine implements Engine {
 
   /** Follows the log to its end now: a stream resumed just after a publish must find it here, though the tail may not have read it yet. */
   async #catchUp(): Promise<void> {
-    const end = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
+    const end = await this.#log.lastSeq();
     if (end <= this.#local.lastSeq) return;
-    this.#follow(await this.#readLog(this.#local.lastSeq + 1, end));
+    this.#follow(await this.#log.read(this.#local.lastSeq + 1, end));
   }
 
   async describe(id: string): Promise<SubscriptionView> {
     const local = this.#local.get(id);
     if (local) return viewOf(local);
-    const [spec, state] = await this.#pipeline([["hget", this.#keys.subs(), id], ["hgetall", this.#keys.state(id)]]) as [string | null, Record<string, string>];
-    if (spec && Object.keys(state).length > 0) return this.#viewOf(JSON.parse(spec), state);
+    const required = await this.#ledger.describe(id, this.#waitingOn(id));
+    if (required) return required;
     const stream = await this.#guard(this.#registry.find(id));
     if (!stream) throw new SubscriptionNotFoundError(id);
     return stream.view;
   }
 
   async list(): Promise<SubscriptionView[]> {
-    const specs = await this.#call<Record<string, string>>("hgetall", [this.#keys.subs()], [], true);
-    const ids = Object.keys(specs);
-    const states = await this.#pipeline(ids.map((id) => ["hgetall", this.#keys.state(id)])) as Record<string, string>[];
-    const required = ids.flatMap((id, index) => (Object.keys(states[index]).length > 0 ? [this.#viewOf(JSON.parse(specs[id]), states[index])] : []));
+    const required = await this.#ledger.list((id) => this.#waitingOn(id));
     const streams = await this.#guard(this.#registry.others());
     return [...required, ...this.#local.list().map(viewOf), ...streams.map((stream) => stream.view)];
   }
@@ -281,10 +244,8 @@ export class RedisEngine implements Engine {
       await this.#registry.delete(id).catch(() => {}); // else its view expires with this instance's others
       return true;
     }
-    const removed = await this.#call<number>("remove", [this.#keys.subs(), this.#keys.version(), this.#keys.state(id), this.#keys.queue(id), this.#keys.parked(id)], [id]);
-    if (removed === 1) {
-      await this.#guard(this.#registry.order({ op: "subscriptions-changed", to: "*" }));
-      await this.#refresh();
+    if (await this.#ledger.remove(id)) {
+      await this.#subscriptionsChanged();
       return true;
     }
     const stream = await this.#guard(this.#registry.find(id));
@@ -301,10 +262,7 @@ export class RedisEngine implements Engine {
       await this.#registry.add(view).catch(() => {}); // else the next write of all views tells the others
       return view;
     }
-    if ((await this.#call<number>("pause", [this.#keys.version(), this.#keys.state(id)], [paused ? 1 : 0])) === 1) {
-      await this.#refresh();
-      return this.describe(id);
-    }
+    if (await this.#ledger.setPaused(id, paused)) return this.describe(id);
     const stream = await this.#guard(this.#registry.find(id));
     if (!stream) throw new SubscriptionNotFoundError(id);
     await this.#guard(this.#registry.order({ op: "pause", to: stream.instance, id, paused }));
@@ -338,19 +296,15 @@ export class RedisEngine implements Engine {
   }
 
   async #take(sub: KnownSubscription, max: number): Promise<{ deliveries: Delivery[]; leaseEnd: number | undefined }> {
-    const { options } = sub;
-    const args = [this.#options.clock.now(), Math.max(1, max), this.#options.maxPullBytes, options.ackTimeoutMs, options.maxDeliveries, options.maxParked];
-    const result = await this.#call<(string | number)[]>("take", [this.#keys.state(sub.id), this.#keys.queue(sub.id), this.#keys.parked(sub.id)], args);
-    if (result[0] === "gone") throw new SubscriptionNotFoundError(sub.id);
-    const units: { seqs: number[]; deliveries: number }[] = [];
-    for (let i = 2; i < result.length; i += 2) units.push({ seqs: seqsOf(String(result[i])), deliveries: Number(result[i + 1]) });
-    const events = await this.#events(units.flatMap((unit) => unit.seqs));
-    const deliveries = units.map((unit) => ({ events: unit.seqs.map((seq) => events.get(seq)!).filter(Boolean), deliveries: unit.deliveries }));
+    const reply = await this.#ledger.take(sub, max, this.#options.clock.now());
+    if (reply.kind === "gone") throw new SubscriptionNotFoundError(sub.id);
+    const events = await this.#events(reply.units.flatMap((unit) => unit.seqs));
+    const deliveries = reply.units.map((unit) => ({ events: unit.seqs.map((seq) => events.get(seq)!).filter(Boolean), deliveries: unit.deliveries }));
     for (const unit of deliveries) {
       this.#stats.requiredDeliveries += unit.events.length;
       if (unit.deliveries > 1) this.#stats.redeliveries += unit.events.length;
     }
-    return { deliveries, leaseEnd: result[1] === "" ? undefined : Number(result[1]) };
+    return { deliveries, leaseEnd: reply.leaseEnd };
   }
 
   /** Waits until the tail brings an event this subscription selects, or `ms` pass, or the signal aborts. */
@@ -376,6 +330,12 @@ export class RedisEngine implements Engine {
     for (const waiter of [...this.#waiters]) if (waiter.id === id) waiter.wake();
   }
 
+  #waitingOn(id: string): number {
+    let count = 0;
+    for (const waiter of this.#waiters) if (waiter.id === id) count++;
+    return count;
+  }
+
   async ack(id: string, seq: number): Promise<AckResult> {
     return this.#settle("ack", id, seq);
   }
@@ -386,36 +346,31 @@ export class RedisEngine implements Engine {
     return result;
   }
 
-  async #settle(script: "ack" | "nack", id: string, seq: number): Promise<AckResult> {
+  async #settle(kind: "ack" | "nack", id: string, seq: number): Promise<AckResult> {
     await this.#required(id);
     if (!Number.isSafeInteger(seq) || seq < 0) throw new ValidationError([{ path: "/seq", message: "must be a whole number, 0 or more" }]);
-    const result = await this.#call<(string | number)[]>(script, [this.#keys.state(id), this.#keys.queue(id)], [seq, this.#options.clock.now()]);
-    if (result[0] === "gone") throw new SubscriptionNotFoundError(id);
-    if (result[0] === "never") throw new NeverDeliveredError(seq, Number(result[1]));
-    return { ackedSeq: Number(result[1]), backlog: Number(result[2]) };
+    return this.#ledger.settle(kind, id, seq, this.#options.clock.now());
   }
 
   async extend(id: string, ms: number): Promise<number> {
     await this.#required(id);
     if (!Number.isSafeInteger(ms) || ms < 1) throw new ValidationError([{ path: "/ms", message: "must be a whole number of milliseconds, 1 or more" }]);
     const now = this.#options.clock.now();
-    const result = await this.#call<string[]>("extend", [this.#keys.state(id), this.#keys.queue(id)], [now + ms, now]);
-    if (result[0] === "gone") throw new SubscriptionNotFoundError(id);
+    await this.#ledger.extend(id, now + ms, now);
     return now + ms;
   }
 
   async parked(id: string): Promise<readonly ParkedEvent[]> {
     if (this.#local.has(id)) return [];
     await this.#required(id);
-    const entries = await this.#call<string[]>("lrange", [this.#keys.parked(id)], [0, -1], true);
-    const parked = entries.map((entry) => entry.split(":").map(Number));
+    const parked = await this.#ledger.parked(id);
     const events = await this.#events(parked.map(([seq]) => seq));
     return parked.flatMap(([seq, deliveries]) => (events.has(seq) ? [{ event: events.get(seq)!, deliveries }] : []));
   }
 
   async read(afterSeq: number, max: number, selector: Selector): Promise<LogPage> {
-    const lastSeq = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
-    const events = afterSeq >= lastSeq ? [] : await this.#readLog(afterSeq + 1, lastSeq, max);
+    const lastSeq = await this.#log.lastSeq();
+    const events = afterSeq >= lastSeq ? [] : await this.#log.read(afterSeq + 1, lastSeq, max);
     const first = events[0]?.seq ?? lastSeq + 1;
     const through = events.at(-1)?.seq ?? Math.max(afterSeq, lastSeq);
     const gap = first > afterSeq + 1 && afterSeq < lastSeq ? { from: afterSeq + 1, to: Math.min(first - 1, lastSeq) } : undefined;
@@ -425,19 +380,20 @@ export class RedisEngine implements Engine {
 
   stats(): EngineStats {
     const local = this.#local;
-    return { ...this.#stats, ...local.stats, lastSeq: local.lastSeq, openStreams: local.count, streamHandedBytes: local.handedBytes };
+    return { ...this.#stats, ...local.stats, lastSeq: local.lastSeq, openStreams: local.count, streamHandedBytes: local.handedBytes, backgroundFailures: this.#faults.counts };
   }
 
   /** Asks Redis (a frozen one keeps its connections open, so their state is not enough). */
   async health(): Promise<EngineHealth> {
     const failure = await this.#reachable();
-    return { serving: !this.#closed && !failure, lastSeq: this.#local.lastSeq, ...(failure ? { storageFailure: failure } : {}) };
+    const faults = this.#faults.current();
+    return { serving: !this.#closed && !failure, lastSeq: this.#local.lastSeq, ...(failure ? { storageFailure: failure } : {}), ...(faults.length > 0 ? { faults } : {}) };
   }
 
   async #reachable(): Promise<string | undefined> {
     if (this.#tail.status !== "ready") return this.#failure?.message ?? `Redis is ${this.#tail.status}`;
     try {
-      await this.#call("ping", [], [], true);
+      await this.#guard(this.#redis.ping());
       return undefined;
     } catch (error) {
       return (error as Error).message;
@@ -459,33 +415,22 @@ export class RedisEngine implements Engine {
   /** The subscription `id`, known to every instance; a stream of this one answers NotRequiredError. */
   async #required(id: string): Promise<KnownSubscription> {
     if (this.#local.has(id)) throw new NotRequiredError(id);
-    let sub = this.#known.get(id);
-    if (!sub) {
-      await this.#refresh();
-      sub = this.#known.get(id);
-    }
+    const sub = await this.#ledger.find(id);
     if (sub) return sub;
     if (await this.#guard(this.#registry.find(id))) throw new NotRequiredError(id);
     throw new SubscriptionNotFoundError(id);
   }
 
-  /** Learns the required subscriptions again when they changed since last time. */
+  /** Learns the subscriptions again, and wakes the pulls waiting on ones removed elsewhere. */
   async #refresh(): Promise<void> {
-    const version = (await this.#call<string | null>("get", [this.#keys.version()], [], true)) ?? "0";
-    if (version === this.#version) return;
-    const specs = await this.#call<Record<string, string>>("hgetall", [this.#keys.subs()], [], true);
-    const ids = Object.keys(specs);
-    const paused = await this.#pipeline(ids.map((id) => ["hget", this.#keys.state(id), "paused"])) as (string | null)[];
-    const known = new Map<string, KnownSubscription>();
-    const index = new TypeIndex<KnownSubscription>();
-    ids.forEach((id, i) => {
-      const spec = JSON.parse(specs[id]);
-      const sub: KnownSubscription = { ...spec, selector: new Selector(spec.types, spec.filters), paused: paused[i] === "1" };
-      known.set(id, sub);
-      index.add(sub, sub.selector.types);
-    });
-    [this.#known, this.#index, this.#version] = [known, index, version];
-    for (const waiter of [...this.#waiters]) if (!known.has(waiter.id)) waiter.wake(); // removed elsewhere
+    if (!(await this.#ledger.refresh())) return;
+    for (const waiter of [...this.#waiters]) if (!this.#ledger.known.has(waiter.id)) waiter.wake();
+  }
+
+  /** Tells every instance the subscriptions changed, and learns them here. */
+  async #subscriptionsChanged(): Promise<void> {
+    await this.#guard(this.#registry.order({ op: "subscriptions-changed", to: "*" }));
+    await this.#refresh();
   }
 
   /** Events by seq: this instance's history has the recent ones; older ones are read from the log. */
@@ -498,28 +443,15 @@ export class RedisEngine implements Engine {
       else missing.push(seq);
     }
     for (const [from, to] of rangesOf(missing)) {
-      for (const event of await this.#readLog(from, to)) found.set(event.seq, event);
+      for (const event of await this.#log.read(from, to)) found.set(event.seq, event);
     }
     return found;
   }
 
   /** Reads the last `historySize` events into this instance's history, so streams resume here as anywhere. */
   async #loadHistory(): Promise<void> {
-    const end = Number((await this.#call<string | null>("get", [this.#keys.seq()], [], true)) ?? 0);
-    if (end > 0) this.#follow(await this.#readLog(Math.max(1, end - this.#options.historySize + 1), end));
-  }
-
-  /** The first `max` kept events with seqs `from` to `to`, read a few entries at a time (an entry holds a whole publish). */
-  async #readLog(from: number, to: number, max = Infinity): Promise<AcceptedEvent[]> {
-    const events: AcceptedEvent[] = [];
-    for (let next = from; next <= to && events.length < max;) {
-      const entries = await this.#call<LogEntry[]>("read", [this.#keys.log()], [next, to, LOG_ENTRIES_PER_READ]);
-      const read = entries.flatMap((entry) => eventsOf(entry).events);
-      events.push(...read.filter((event) => event.seq >= next && event.seq <= to));
-      if (entries.length < LOG_ENTRIES_PER_READ || read.length === 0) break;
-      next = read[read.length - 1].seq + 1;
-    }
-    return events.slice(0, max);
+    const end = await this.#log.lastSeq();
+    if (end > 0) this.#follow(await this.#log.read(Math.max(1, end - this.#options.historySize + 1), end));
   }
 
   /** The one blocking read of this instance: new events, in order, to its streams and waiting pulls; after a failure, again from the last seq seen. */
@@ -533,9 +465,11 @@ export class RedisEngine implements Engine {
           if (stream === this.#keys.log()) this.#follow(entries.flatMap((entry) => eventsOf(entry).events));
           else await this.#obey(entries);
         }
+        this.#faults.cleared("tail");
       } catch (error) {
         if (this.#closed) return;
         this.#failure = error as Error;
+        this.#faults.failed("tail", failureOf(error));
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
@@ -575,170 +509,54 @@ export class RedisEngine implements Engine {
     const attributesOf = (event: AcceptedEvent) => parsed.get(event.seq) ?? parsed.set(event.seq, JSON.parse(event.json)).get(event.seq)!;
     this.#local.append(events, attributesOf);
     if (this.#waiters.size === 0) return;
-    const reached = unitsFor(events, this.#index, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf });
+    const reached = unitsFor(events, this.#ledger.index, { skip: (sub) => sub.paused, filterOf: (sub) => sub.selector.filter, attributesOf });
     for (const sub of reached.keys()) this.#wakeWaitersOf(sub.id);
   }
 
-  /** Expires idle subscriptions, keeps those with waiting pulls in use, and trims the log. */
+  /** Expires idle subscriptions, keeps those with waiting pulls in use, trims the log, and writes this instance's streams' views. */
   async sweep(): Promise<void> {
     const now = this.#options.clock.now();
-    const waiting = new Set([...this.#waiters].map((waiter) => waiter.id));
-    for (const sub of this.#known.values()) {
-      if (waiting.has(sub.id)) await this.#call("touch", [this.#keys.state(sub.id)], [now]);
-      else if (sub.options.expireAfterMs > 0) {
-        const keys = [this.#keys.subs(), this.#keys.version(), this.#keys.state(sub.id), this.#keys.queue(sub.id), this.#keys.parked(sub.id)];
-        if ((await this.#call("expire", keys, [sub.id, now - sub.options.expireAfterMs])) === 1) await this.#guard(this.#registry.order({ op: "subscriptions-changed", to: "*" }));
-      }
-    }
+    if ((await this.#ledger.expire(now, new Set([...this.#waiters].map((waiter) => waiter.id)))) > 0) await this.#subscriptionsChanged();
     await this.#refresh();
-    await this.#trim(now);
+    await this.#log.trim(this.#local.lastSeq, this.#options.retainEvents, now - this.#options.retainMs, await this.#ledger.oldestHeld());
     if (now - this.#viewsWrittenAt >= STREAM_VIEWS_EVERY_MS) {
       this.#viewsWrittenAt = now;
       await this.#guard(this.#registry.write(this.#local.list().map(viewOf)));
     }
   }
 
-  /** Sweeps every `sweepIntervalMs`, a sweep at a time. */
-  #sweep(): void {
+  /** Sweeps every `sweepIntervalMs`, a sweep at a time; a failing sweep is logged and shown in health until one succeeds. */
+  #sweepEvery(): void {
+    const run = async () => {
+      try {
+        await this.sweep();
+        this.#faults.cleared("sweep");
+      } catch (error) {
+        this.#faults.failed("sweep", failureOf(error));
+      }
+    };
     const schedule = () => {
       if (this.#closed) return;
-      this.#cancelSweep = this.#options.clock.setTimer(() => void this.sweep().catch((error) => (this.#failure = error)).finally(schedule), this.#options.sweepIntervalMs);
+      this.#cancelSweep = this.#options.clock.setTimer(() => void run().finally(schedule), this.#options.sweepIntervalMs);
     };
     schedule();
   }
 
-  /** Removes from the log what retention lets go, never what a required subscription holds. */
-  async #trim(now: number): Promise<void> {
-    const last = this.#local.lastSeq;
-    let before = last + 1 - this.#options.retainEvents;
-    const held = await this.#pipeline([...this.#known.keys()].map((id) => ["evalsha-held", id])) as number[];
-    for (const seq of held) if (seq > 0) before = Math.min(before, seq);
-    const [oldest] = await this.#call<LogEntry[]>("xrange", [this.#keys.log()], ["-", "+", "COUNT", 1], true);
-    if (oldest && eventsOf(oldest).acceptedAt < now - this.#options.retainMs) before = Math.max(before, Math.min(seqOf(oldest) + 1_000, last + 1));
-    if (before <= 1) return;
-    // From the entry that holds `before`: a publish is kept or let go whole.
-    const [holding] = await this.#call<LogEntry[]>("xrevrange", [this.#keys.log()], [`${before}-0`, "-", "COUNT", 1], true);
-    if (holding) await this.#call("xtrim", [this.#keys.log()], ["MINID", holding[0]], true);
-  }
-
-  /** Runs a script (or, with `plain`, a command) on the command connection; an unreachable Redis is a StorageError. */
-  async #call<T>(name: string, keys: readonly string[], args: readonly (string | number)[], plain = false): Promise<T> {
-    try {
-      if (plain) return (await (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name](...keys, ...args)) as T;
-      return (await (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[name](keys.length, ...keys, ...args)) as T;
-    } catch (error) {
-      throw storageError(error);
-    }
-  }
-
-  /** Redis work done elsewhere, its failures as StorageError. */
+  /** Redis work done elsewhere, its failures said as failureOf says them. */
   async #guard<T>(work: Promise<T>): Promise<T> {
     try {
       return await work;
     } catch (error) {
-      throw storageError(error);
+      throw failureOf(error);
     }
-  }
-
-  async #pipeline(commands: unknown[][]): Promise<unknown[]> {
-    if (commands.length === 0) return [];
-    const pipeline = this.#redis.pipeline();
-    for (const [name, ...args] of commands) {
-      if (name === "evalsha-held") {
-        const id = String(args[0]);
-        (pipeline as unknown as Record<string, (...a: unknown[]) => void>).held(3, this.#keys.state(id), this.#keys.queue(id), this.#keys.parked(id));
-      } else (pipeline as unknown as Record<string, (...a: unknown[]) => void>)[String(name)](...args);
-    }
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipeline.exec();
-    } catch (error) {
-      throw storageError(error);
-    }
-    return (results ?? []).map(([error, value]) => {
-      if (error) throw storageError(error);
-      return value;
-    });
-  }
-
-  #viewOf(spec: KnownSubscription & { types: string[]; filters: [] }, state: Record<string, string>): SubscriptionView {
-    const number = (name: string) => Number(state[name] ?? 0);
-    const waiting = [...this.#waiters].filter((waiter) => waiter.id === spec.id).length;
-    return {
-      id: spec.id,
-      kind: "required",
-      types: spec.types,
-      filters: spec.filters ?? [],
-      paused: state.paused === "1",
-      created: spec.created,
-      owner: spec.owner,
-      delivered: number("delivered"),
-      backlog: number("backlog"),
-      dropped: 0,
-      required: {
-        name: spec.name,
-        ackedSeq: number("acked"),
-        lastDeliveredSeq: number("lastDelivered"),
-        redelivered: number("redelivered"),
-        parked: number("parkedCount"),
-        waiting,
-        ackTimeoutMs: spec.options.ackTimeoutMs,
-        maxBacklog: spec.options.maxBacklog,
-        expireAfterMs: spec.options.expireAfterMs,
-        maxDeliveries: spec.options.maxDeliveries,
-      },
-    };
   }
 }
-
-const SCRIPTS = {
-  publish: scripts.PUBLISH,
-  subscribe: scripts.SUBSCRIBE,
-  remove: scripts.REMOVE,
-  pause: scripts.PAUSE,
-  take: scripts.TAKE,
-  read: scripts.READ,
-  ack: scripts.ACK,
-  nack: scripts.NACK,
-  extend: scripts.EXTEND,
-  touch: scripts.TOUCH,
-  expire: scripts.EXPIRE,
-  held: scripts.HELD,
-};
 
 /** A new memory budget, and the live feed of this instance counted in it. */
 function liveFeedOf(options: BrokerOptions): [MemoryBudget, LiveFeed] {
   const memory = new MemoryBudget(options.memoryBudgetBytes);
   const log = new RingHistory(options.historySize, memory.parts.history);
   return [memory, new LiveFeed({ ...options, log, streamsMemory: memory.parts.streams })];
-}
-
-function pick(options: BrokerOptions) {
-  const { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked } = options;
-  return { ackTimeoutMs, maxBacklog, expireAfterMs, maxDeliveries, maxParked };
-}
-
-/** An entry of the log: the events of one publish, its id the first one's seq. */
-type LogEntry = [string, string[]];
-const LOG_ENTRIES_PER_READ = 16;
-
-const seqOf = ([id]: LogEntry) => Number(id.split("-")[0]);
-
-function eventsOf(entry: LogEntry): { events: AcceptedEvent[]; acceptedAt: number } {
-  const fields = entry[1];
-  const field = (name: string) => fields[fields.indexOf(name) + 1];
-  const first = seqOf(entry);
-  const types = field("t").split("\n");
-  const events = field("j").split("\n").map((json, i) => ({ seq: first + i, type: types[i], json, size: utf8Bytes(json) }));
-  return { events, acceptedAt: Number(field("a")) };
-}
-
-/** "5-9,12" → [5, 6, 7, 8, 9, 12]. */
-function seqsOf(ranges: string): number[] {
-  return ranges.split(",").flatMap((range) => {
-    const [from, to] = range.split("-").map(Number);
-    return to === undefined ? [from] : Array.from({ length: to - from + 1 }, (_, i) => from + i);
-  });
 }
 
 /** Sorted seqs as `[from, to]` runs of consecutive ones. */
@@ -751,11 +569,6 @@ function rangesOf(seqs: readonly number[]): [number, number][] {
     else ranges.push([seq, seq]);
   }
   return ranges;
-}
-
-function storageError(error: unknown): Error {
-  if (error instanceof StorageError) return error;
-  return new StorageError(`Redis: ${(error as Error).message}`);
 }
 
 /**

@@ -1,0 +1,81 @@
+--[[
+  take: the next deliveries of a subscription. The lease rule first; then whole units
+  from the first due one, at least one, within max events and max bytes; a unit already
+  delivered maxDeliveries times is parked instead (listed, newest maxParked kept, out of
+  the backlog; at the head, the ack point moves past it).
+
+  KEYS[1] state   the subscription's hash
+  KEYS[2] queue   its units
+  KEYS[3] parked  its parked list
+  ARGV[1] now (ms)
+  ARGV[2] max events
+  ARGV[3] max bytes
+  ARGV[4] ackTimeoutMs
+  ARGV[5] maxDeliveries (0: no limit)
+  ARGV[6] maxParked
+
+  Returns {"gone"}, or {"ok", oldest lease end or "", then per unit taken: its seqs as
+  ranges ("5-9,12"), its delivery count}.
+  Uses common.lua.
+]]
+local state = state_of(KEYS[1])
+if not state then return { "gone" } end
+local now, max, maxBytes, ackTimeout = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxDeliveries, maxParked = tonumber(ARGV[5]), tonumber(ARGV[6])
+local runs = runs_load(state)
+state.lastPulledAt = now
+lapse(KEYS[2], state, runs, now)
+local out, count, bytes = { "ok", "" }, 0, 0
+while true do
+  local index = state.next - state.base
+  local unit = redis.call("LINDEX", KEYS[2], index)
+  if not unit then break end
+  if unit == "x" then
+    state.next = state.next + 1; state.nextOffset = 0
+  else
+    local seqs = seqs_of(unit)
+    local from = state.nextOffset + 1
+    local first, last = seqs[from], seqs[#seqs]
+    local deliveries = runs_deliveries(runs, first, last + 1) + 1
+    local n = #seqs - from + 1
+    if maxDeliveries > 0 and deliveries > maxDeliveries then
+      local atHead = state.next == state.base and state.nextOffset == state.headOffset
+      for i = from, #seqs do redis.call("RPUSH", KEYS[3], seqs[i] .. ":" .. (deliveries - 1)) end
+      redis.call("LTRIM", KEYS[3], -maxParked, -1)
+      if maxParked == 0 then redis.call("DEL", KEYS[3]) end
+      state.parkedCount = state.parkedCount + n
+      state.backlog = state.backlog - n
+      -- At the head, what is left of the unit was acknowledged: the whole unit goes.
+      if from == 1 or atHead then
+        redis.call("LSET", KEYS[2], index, "x")
+      else
+        redis.call("LSET", KEYS[2], index, ranges_of(seqs, 1, from - 1) .. "|" .. size_of(unit) .. "|" .. (from - 1))
+      end
+      state.next = state.next + 1; state.nextOffset = 0
+      if atHead then
+        if last > state.acked then state.acked = last end
+        head_of(KEYS[2], state)
+      end
+    else
+      local size = size_of(unit)
+      if count > 0 and (count + n > max or bytes + size > maxBytes) then break end
+      if deliveries > 1 then state.redelivered = state.redelivered + n end
+      runs = runs_set(runs, first, last + 1, deliveries, now + ackTimeout)
+      out[#out + 1] = ranges_of(seqs, from, #seqs)
+      out[#out + 1] = deliveries
+      count = count + n
+      bytes = bytes + size
+      state.next = state.next + 1; state.nextOffset = 0
+      if last > state.lastDelivered then state.lastDelivered = last end
+    end
+  end
+end
+state.delivered = state.delivered + count
+-- The oldest lease, for a pull that waits.
+local head = head_of(KEYS[2], state)
+if head then
+  local lease = runs_lease_of(runs, head[state.headOffset + 1])
+  if lease and (state.next > state.base or state.nextOffset > state.headOffset) then out[2] = lease end
+end
+state_save(KEYS[1], state, runs)
+return out

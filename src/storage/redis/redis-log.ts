@@ -1,0 +1,70 @@
+/**
+ * The event log in Redis: a stream whose entries are publishes, an entry's id the seq of
+ * its first event, its fields the events' types (`t`) and JSON texts (`j`), each joined by
+ * "\n", and when it was accepted (`a`). Read a few entries at a time; trimmed a publish at
+ * a time, never past what a required subscription holds.
+ */
+import type { Redis } from "ioredis";
+import { type AcceptedEvent, utf8Bytes } from "../../broker/mod.ts";
+import type { RedisKeys } from "./keys.ts";
+import { failureOf } from "./redis-errors.ts";
+import type { LogEntry, Scripts } from "./scripts.ts";
+
+const ENTRIES_PER_READ = 16;
+
+export class RedisLog {
+  constructor(private readonly redis: Redis, private readonly keys: RedisKeys, private readonly scripts: Scripts) {}
+
+  /** The last seq given (0 before any). */
+  async lastSeq(): Promise<number> {
+    try {
+      return Number((await this.redis.get(this.keys.seq())) ?? 0);
+    } catch (error) {
+      throw failureOf(error);
+    }
+  }
+
+  /** The first `max` kept events with seqs `from` to `to`, read a few entries at a time (an entry holds a whole publish). */
+  async read(from: number, to: number, max = Infinity): Promise<AcceptedEvent[]> {
+    const events: AcceptedEvent[] = [];
+    for (let next = from; next <= to && events.length < max;) {
+      const entries = await this.scripts.read(next, to, ENTRIES_PER_READ);
+      const read = entries.flatMap((entry) => eventsOf(entry).events);
+      events.push(...read.filter((event) => event.seq >= next && event.seq <= to));
+      if (entries.length < ENTRIES_PER_READ || read.length === 0) break;
+      next = read[read.length - 1].seq + 1;
+    }
+    return events.slice(0, max);
+  }
+
+  /**
+   * Removes what retention lets go: events beyond the last `retainEvents`, or accepted
+   * before `acceptedBefore` (a thousand at most each time), never one at or after
+   * `heldFrom`; a publish is kept or let go whole.
+   */
+  async trim(lastSeq: number, retainEvents: number, acceptedBefore: number, heldFrom: number): Promise<void> {
+    try {
+      let before = lastSeq + 1 - retainEvents;
+      const [oldest] = (await this.redis.xrange(this.keys.log(), "-", "+", "COUNT", 1)) as LogEntry[];
+      if (oldest && eventsOf(oldest).acceptedAt < acceptedBefore) before = Math.max(before, Math.min(seqOf(oldest) + 1_000, lastSeq + 1));
+      before = Math.min(before, heldFrom);
+      if (before <= 1) return;
+      const [holding] = (await this.redis.xrevrange(this.keys.log(), `${before}-0`, "-", "COUNT", 1)) as LogEntry[];
+      if (holding) await this.redis.xtrim(this.keys.log(), "MINID", holding[0]);
+    } catch (error) {
+      throw failureOf(error);
+    }
+  }
+}
+
+const seqOf = ([id]: LogEntry) => Number(id.split("-")[0]);
+
+/** The events of an entry, and when they were accepted. */
+export function eventsOf(entry: LogEntry): { events: AcceptedEvent[]; acceptedAt: number } {
+  const fields = entry[1];
+  const field = (name: string) => fields[fields.indexOf(name) + 1];
+  const first = seqOf(entry);
+  const types = field("t").split("\n");
+  const events = field("j").split("\n").map((json, i) => ({ seq: first + i, type: types[i], json, size: utf8Bytes(json) }));
+  return { events, acceptedAt: Number(field("a")) };
+}

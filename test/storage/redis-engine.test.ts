@@ -1,0 +1,127 @@
+// The Redis engine says what a failure is: a script's own error is a 500 naming its file and
+// line, never a 503; limits that hold across instances are decided inside the script; and
+// a failing sweep is logged and shown by /healthz and /metrics until it works again.
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { Redis } from "ioredis";
+import { TooManySubscriptionsError } from "../../src/broker/mod.ts";
+import { settingsSchema } from "../../src/config.ts";
+import { brokerOptionsOf, createBrokerServer } from "../../src/server.ts";
+import { RedisKeys } from "../../src/storage/redis/keys.ts";
+import { RedisEngine } from "../../src/storage/redis/redis-engine.ts";
+import { ScriptError } from "../../src/storage/redis/redis-errors.ts";
+import { problemOf } from "../support/app.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+import { sharedRedis } from "../support/redis-server.ts";
+import { eventually } from "../support/wait.ts";
+
+const clients: Redis[] = [];
+after(() => clients.forEach((client) => client.disconnect()));
+
+async function setUp(overrides: Record<string, unknown> = {}) {
+  const { url } = await sharedRedis();
+  const prefix = `engine:${crypto.randomUUID()}:`;
+  const settings = settingsSchema.parse({ hosts: "broker.test", ...overrides });
+  const clock = new FakeClock();
+  const open = () => RedisEngine.open({ ...brokerOptionsOf(settings, clock), url, prefix, commandTimeoutMs: 10_000 });
+  const client = new Redis(url);
+  clients.push(client);
+  return { settings, clock, open, client, keys: new RedisKeys(prefix) };
+}
+
+/** Runs `work` with console.error captured. */
+async function capturingErrors<T>(work: () => Promise<T>): Promise<{ result: T; logged: string[] }> {
+  const logged: string[] = [];
+  const original = console.error;
+  console.error = (...parts: unknown[]) => void logged.push(parts.map(String).join(" "));
+  try {
+    return { result: await work(), logged };
+  } finally {
+    console.error = original;
+  }
+}
+
+test("a script that fails on its own answers 500 naming its file and line, logged, not 503", async () => {
+  const { settings, clock, open, client, keys } = await setUp();
+  const engine = await open();
+  const server = createBrokerServer(settings, clock, engine);
+  const post = async (path: string, body: unknown) => await server.fetch(new Request(`http://broker.test${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
+  try {
+    const { id } = await (await post("/subscriptions", {})).json();
+    await post("/events", { type: "a" });
+    await client.hset(keys.state(id), "runs", "not json"); // what no script writes: the next take's decode fails
+    await assert.rejects(engine.pull(id), (error: Error) => error instanceof ScriptError && /common\.lua:\d+ \(in take\)/.test(error.message), "names the file and line");
+    const { result: response, logged } = await capturingErrors(() => post(`/subscriptions/${id}/pull`, { waitMs: 0 }));
+    const problem = await problemOf(response, 500);
+    assert.equal(problem.type, "/problems/internal");
+    assert.equal(response.headers.get("retry-after"), null, "not an outage to wait out");
+    assert.ok(logged.some((line) => /ScriptError: Redis script common\.lua:\d+ \(in take\)/.test(line)), logged.join("\n"));
+  } finally {
+    await server.close();
+  }
+});
+
+test("a key of the broker's holding another type is a storage failure: 503, saying so", async () => {
+  const { settings, clock, open, client, keys } = await setUp();
+  const engine = await open();
+  const server = createBrokerServer(settings, clock, engine);
+  try {
+    const { id } = await (await server.fetch(new Request("http://broker.test/subscriptions", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }))).json();
+    await client.del(keys.queue(id));
+    await client.set(keys.queue(id), "a string where a list belongs");
+    const response = await server.fetch(new Request("http://broker.test/events", { method: "POST", headers: { "content-type": "application/json" }, body: '{"type":"a"}' }));
+    const problem = await problemOf(response, 503);
+    assert.match(String(problem.detail), /holds another type/);
+  } finally {
+    await server.close();
+  }
+});
+
+test("maxRequired holds across instances: subscribing past it on two at once is refused inside the decision", async () => {
+  const { open } = await setUp({ maxRequired: 3 });
+  const [one, two] = [await open(), await open()];
+  try {
+    const made = await Promise.allSettled([one.subscribeBatch([{}, {}]), two.subscribeBatch([{}, {}])]);
+    assert.deepEqual(made.map((result) => result.status).sort(), ["fulfilled", "rejected"]);
+    const refused = made.find((result) => result.status === "rejected") as PromiseRejectedResult;
+    assert.ok(refused.reason instanceof TooManySubscriptionsError);
+    assert.equal((await one.list()).length, 2);
+    await assert.rejects(two.subscribe({}).then(() => two.subscribe({})), TooManySubscriptionsError, "the third fits, a fourth does not");
+    assert.equal((await two.list()).length, 3);
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+  }
+});
+
+test("a failing sweep is logged once, shown by /healthz and /metrics, and clears when it works again", async () => {
+  const { settings, clock, open, client, keys } = await setUp();
+  const engine = await open();
+  const server = createBrokerServer(settings, clock, engine);
+  const get = async (path: string) => await server.fetch(new Request(`http://broker.test${path}`));
+  try {
+    const { id } = await (await server.fetch(new Request("http://broker.test/subscriptions", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }))).json();
+    await client.rpush(keys.parked(id), "oops", "oops"); // what no script writes: retention asks every subscription what it holds
+    const { logged } = await capturingErrors(async () => {
+      for (let sweep = 0; sweep < 3; sweep++) {
+        clock.advance(1_000); // the sweep interval
+        await eventually(async () => (await engine.stats()).backgroundFailures!.sweep > sweep, 3_000, `sweep ${sweep + 1} failing`);
+      }
+    });
+    assert.equal(logged.filter((line) => /error: the sweep of the Redis engine fails/.test(line)).length, 1, "logged once while it lasts");
+    const health = await get("/healthz");
+    assert.equal(health.status, 200, "still serving");
+    const body = await health.json();
+    assert.equal(body.status, "degraded");
+    assert.equal(body.faults[0].task, "sweep");
+    assert.match(body.faults[0].error, /held\.lua:\d+/);
+    assert.match(await (await get("/metrics")).text(), /broker_background_failures_total\{task="sweep"\} [3-9]/);
+    await client.del(keys.parked(id));
+    const { logged: later } = await capturingErrors(async () => {
+      clock.advance(1_000); // the sweep interval
+      await eventually(async () => (await (await get("/healthz")).json()).status === "ok", 3_000, "health ok again");
+    });
+    assert.ok(later.some((line) => /info: the sweep of the Redis engine works again/.test(line)), later.join("\n"));
+  } finally {
+    await server.close();
+  }
+});
