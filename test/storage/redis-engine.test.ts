@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Redis } from "ioredis";
-import { TooManySubscriptionsError } from "../../src/broker/mod.ts";
+import { Selector, TooManySubscriptionsError } from "../../src/broker/mod.ts";
 import { settingsSchema } from "../../src/config.ts";
 import { brokerOptionsOf, createBrokerServer } from "../../src/server.ts";
 import { RedisKeys } from "../../src/storage/redis/keys.ts";
@@ -123,5 +123,25 @@ test("a failing sweep is logged once, shown by /healthz and /metrics, and clears
     assert.ok(later.some((line) => /info: the sweep of the Redis engine works again/.test(line)), later.join("\n"));
   } finally {
     await server.close();
+  }
+});
+
+test("retention by age never removes what a required subscription has not acknowledged", async () => {
+  const { open, clock } = await setUp({ retainMs: 1_000, retainEvents: 2 });
+  const engine = await open();
+  try {
+    const { id } = await engine.subscribe({});
+    for (let i = 0; i < 5; i++) await engine.send({ type: "a" });
+    clock.advance(2_000);
+    await engine.sweep();
+    assert.deepEqual((await engine.read(0, 10, new Selector(["*"]))).events.map((event) => event.seq), [1, 2, 3, 4, 5], "all kept in Redis");
+    const seqs = (await engine.pull(id, { max: 10 })).flatMap((delivery) => delivery.events.map((event) => event.seq));
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+    await engine.ack(id, 5);
+    await engine.sweep();
+    const page = await engine.read(0, 10, new Selector(["*"]));
+    assert.deepEqual(page.events.map((event) => event.seq), [], "once acknowledged, they go");
+  } finally {
+    await engine.close();
   }
 });

@@ -49,8 +49,11 @@ export class RedisLog {
       if (oldest && eventsOf(oldest).acceptedAt < acceptedBefore) before = Math.max(before, Math.min(seqOf(oldest) + 1_000, lastSeq + 1));
       before = Math.min(before, heldFrom);
       if (before <= 1) return;
+      // The entry holding `before` is kept whole; one that ends below it goes.
       const [holding] = (await this.redis.xrevrange(this.keys.log(), `${before}-0`, "-", "COUNT", 1)) as LogEntry[];
-      if (holding) await this.redis.xtrim(this.keys.log(), "MINID", holding[0]);
+      if (!holding) return;
+      const keepsFrom = seqOf(holding) + eventsOf(holding).events.length - 1 >= before ? holding[0] : `${before}-0`;
+      await this.redis.xtrim(this.keys.log(), "MINID", keepsFrom);
     } catch (error) {
       throw failureOf(error);
     }
@@ -62,7 +65,8 @@ const seqOf = ([id]: LogEntry) => Number(id.split("-")[0]);
 /** The events of an entry, and when they were accepted. */
 export function eventsOf(entry: LogEntry): { events: AcceptedEvent[]; acceptedAt: number } {
   const fields = entry[1];
-  const field = (name: string) => fields[fields.indexOf(name) + 1];
+  // Names sit at even places: a value may read like a name (a type "a").
+  const field = (name: string) => fields[fields.findIndex((value, index) => index % 2 === 0 && value === name) + 1];
   const first = seqOf(entry);
   const types = field("t").split("\n");
   const events = field("j").split("\n").map((json, i) => ({ seq: first + i, type: types[i], json, size: utf8Bytes(json) }));
