@@ -277,7 +277,9 @@ export class Broker {
     const fresh: PreparedEvent[] = [];
     const keys: (DedupeKey | undefined)[] = [];
     const duplicateSeqs: number[] = [];
-    const preparedKeys = prepared.map((event) => (event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined));
+    // Off (a window of 0), nothing is a duplicate, not even a pair repeated in one request.
+    const remembers = this.options.dedupeWindowMs > 0;
+    const preparedKeys = prepared.map((event) => (remembers && event.producerId ? DedupeWindow.keyOf(event.source, event.id) : undefined));
     this.#dedupe.preload(preparedKeys);
     // Hashes of this request's keys so far: a pair repeated in it repeats its hash.
     const requestHashes = prepared.length > 1 ? new Set<number>() : undefined;

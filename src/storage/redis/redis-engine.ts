@@ -48,13 +48,15 @@ import {
 } from "../../broker/mod.ts";
 import { LiveFeed } from "../../broker/live-feed.ts";
 import { isoTimeFormatter, prepareInputs, templatesOf } from "../../broker/publish-input.ts";
+import type { PreparedEvent } from "../../broker/event.ts";
 import { unitsFor } from "../../broker/unit.ts";
 import { BackgroundFaults } from "./background-faults.ts";
 import { RedisKeys } from "./keys.ts";
 import { type KnownSubscription, RedisLedger } from "./redis-ledger.ts";
 import { eventsOf, RedisLog } from "./redis-log.ts";
 import { failureOf } from "./redis-errors.ts";
-import { Scripts } from "./scripts.ts";
+import { PublishQueue } from "./publish-queue.ts";
+import { type PublishEvent, type PublishReply, Scripts } from "./scripts.ts";
 import { orderOf, STREAM_VIEWS_EVERY_MS, StreamRegistry } from "./stream-registry.ts";
 
 /** Settings of a Redis engine beyond the core's. */
@@ -65,6 +67,15 @@ export interface RedisEngineOptions extends Partial<BrokerOptions> {
   /** Longest a call waits for Redis before it is refused (2 s). */
   readonly commandTimeoutMs?: number;
 }
+
+/** A publish waiting to be sent: its events as validated, and as the script takes them. */
+interface QueuedPublish {
+  readonly prepared: readonly PreparedEvent[];
+  readonly events: readonly PublishEvent[];
+}
+
+/** A publish's reply, a refusal naming the subscription it would have overflowed. */
+type RoutedReply = Exclude<PublishReply, { kind: "full" }> | { readonly kind: "full"; readonly sub: KnownSubscription };
 
 interface Waiter {
   readonly id: string;
@@ -86,6 +97,7 @@ export class RedisEngine implements Engine {
   #memory: MemoryBudget;
   #local: LiveFeed;
   readonly #isoTimeOf = isoTimeFormatter();
+  readonly #publishes = new PublishQueue<QueuedPublish, RoutedReply>((publishes) => this.#sendPublishes(publishes));
   readonly #waiters = new Set<Waiter>();
   #waitingPulls = 0;
   readonly #registry: StreamRegistry;
@@ -157,23 +169,26 @@ export class RedisEngine implements Engine {
 
   async #publish(inputs: readonly unknown[], pathOf: (index: number) => string, { allowTypes }: PublishOptions = {}): Promise<PublishResult> {
     if (this.#closed) throw new BrokerClosedError();
-    const now = this.#options.clock.now();
-    const prepared = prepareInputs(inputs, pathOf, this.#isoTimeOf(now), this.#options.newId, allowTypes);
+    const prepared = prepareInputs(inputs, pathOf, this.#isoTimeOf(this.#options.clock.now()), this.#options.newId, allowTypes);
     const templates = templatesOf(prepared, (event) => pathOf(prepared.indexOf(event)));
     const events = prepared.map((event, index) => ({ ...templates[index], producerKey: event.producerId ? dedupeKeyOf(event.source, event.id) : "" }));
+    const reply = await this.#publishes.enqueue({ prepared, events }, events.length);
+    if (reply.kind === "full") throw new BacklogFullError(reply.sub.id, reply.sub.options.maxBacklog);
+    return this.#publishResult(reply.first, reply.last, reply.duplicates.map(({ seq }) => seq));
+  }
+
+  /** Publishes that arrived together, routed with the subscriptions as this instance knows them, in one script call. */
+  async #sendPublishes(publishes: readonly QueuedPublish[]): Promise<RoutedReply[]> {
     const dedupe = { windowMs: this.#options.dedupeWindowMs, maxEntries: this.#options.dedupeMaxEntries };
     for (let attempt = 0; attempt < STALE_RETRIES; attempt++) {
-      const targets = this.#ledger.targetsOf(prepared);
-      const reply = await this.#scripts.publish(this.#ledger.version, now, dedupe, events, targets.map(([sub, indexes]) => ({ id: sub.id, maxBacklog: sub.options.maxBacklog, indexes })));
-      if (reply.kind === "stale") {
+      const routed = publishes.map(({ prepared, events }) => ({ events, targets: this.#ledger.targetsOf(prepared) }));
+      const calls = routed.map(({ events, targets }) => ({ events, targets: targets.map(([sub, indexes]) => ({ id: sub.id, maxBacklog: sub.options.maxBacklog, indexes })) }));
+      const replies = await this.#scripts.publish(this.#ledger.version, this.#options.clock.now(), dedupe, calls);
+      if (replies === "stale") {
         await this.#refresh();
         continue;
       }
-      if (reply.kind === "full") {
-        const [sub] = targets[reply.target];
-        throw new BacklogFullError(sub.id, sub.options.maxBacklog);
-      }
-      return this.#publishResult(reply.first, reply.last, reply.duplicates.map(({ seq }) => seq));
+      return replies.map((reply, index) => (reply.kind === "full" ? { kind: "full", sub: routed[index].targets[reply.target][0] } : reply));
     }
     throw new StorageError("subscriptions kept changing while publishing; try again");
   }

@@ -1,7 +1,7 @@
 /**
  * The event log in Redis: a stream whose entries are publishes, an entry's id the seq of
- * its first event, its fields the events' types (`t`) and JSON texts (`j`), each joined by
- * "\n", and when it was accepted (`a`). Read a few entries at a time; trimmed a publish at
+ * its first event, its fields the events' types (`t`) and JSON either side of the seq (`h`,
+ * "head" NUL "tail"), each joined by "\n", and when it was accepted (`a`). Read a few entries at a time; trimmed a publish at
  * a time, never past what a required subscription holds.
  */
 import type { Redis } from "ioredis";
@@ -69,6 +69,9 @@ export function eventsOf(entry: LogEntry): { events: AcceptedEvent[]; acceptedAt
   const field = (name: string) => fields[fields.findIndex((value, index) => index % 2 === 0 && value === name) + 1];
   const first = seqOf(entry);
   const types = field("t").split("\n");
-  const events = field("j").split("\n").map((json, i) => ({ seq: first + i, type: types[i], json, size: utf8Bytes(json) }));
+  const templates = field("h");
+  // `h`: each event's JSON either side of its seq; `j`, as brokers before wrote it: the JSON whole.
+  const jsons = templates === undefined ? field("j").split("\n") : templates.split("\n").map((template, i) => template.replace("\u0000", String(first + i)));
+  const events = jsons.map((json, i) => ({ seq: first + i, type: types[i], json, size: utf8Bytes(json) }));
   return { events, acceptedAt: Number(field("a")) };
 }

@@ -39,7 +39,7 @@ function luaFile(name: string): string {
 const COMMON = luaFile("common");
 const COMMON_LINES = COMMON.split("\n").length - 1;
 
-/** A one-event publish's fields, as the publish script takes them. */
+/** An event of a publish, as the publish script takes it. */
 export interface PublishEvent {
   readonly type: string;
   /** The event's JSON before its seq and after it: the script puts the seq between. */
@@ -51,15 +51,20 @@ export interface PublishEvent {
   readonly producerKey: string;
 }
 
-/** A subscription a publish reaches: its keys, its bound, and which of the events it takes. */
+/** A subscription a publish reaches: its bound, and which of the events it takes. */
 export interface PublishTarget {
   readonly id: string;
   readonly maxBacklog: number;
   readonly indexes: readonly number[];
 }
 
+/** One publish of those sent together: its events, and the subscriptions they reach. */
+export interface PublishCall {
+  readonly events: readonly PublishEvent[];
+  readonly targets: readonly PublishTarget[];
+}
+
 export type PublishReply =
-  | { readonly kind: "stale" }
   | { readonly kind: "full"; readonly target: number }
   | { readonly kind: "ok"; readonly first: number; readonly last: number; readonly duplicates: readonly { readonly index: number; readonly seq: number }[] };
 
@@ -95,18 +100,34 @@ export class Scripts {
     for (const [name, { common }] of Object.entries(SOURCES)) redis.defineCommand(name, { lua: (common ? COMMON : "") + luaFile(name) });
   }
 
-  async publish(version: string, now: number, dedupe: { windowMs: number; maxEntries: number }, events: readonly PublishEvent[], targets: readonly PublishTarget[]): Promise<PublishReply> {
-    const keys = [...this.#keys.publishKeys(), ...targets.flatMap(({ id }) => [this.#keys.state(id), this.#keys.queue(id)])];
-    const eventArgs = events.flatMap((event) => [event.type, event.head, event.tail, event.size, event.producerKey]);
-    const targetArgs = targets.flatMap((target) => [target.maxBacklog, target.indexes.join(",")]);
-    const reply = await this.#run<Arg[]>("publish", keys, [version, now, dedupe.windowMs, dedupe.maxEntries, events.length, ...eventArgs, ...targetArgs]);
-    if (reply[0] === "stale") return { kind: "stale" };
-    if (reply[0] === "full") return { kind: "full", target: Number(reply[1]) - 1 };
-    const duplicates = reply.slice(3).map((entry) => {
-      const [index, seq] = String(entry).split(":").map(Number);
-      return { index, seq };
+  /**
+   * Publishes that arrived together, in one call: each accepted or refused on its own, in
+   * order, as if sent one after the other. "stale" when they were routed with a version of
+   * the subscriptions that is no longer Redis's: route them again.
+   */
+  async publish(version: string, now: number, dedupe: { windowMs: number; maxEntries: number }, publishes: readonly PublishCall[]): Promise<PublishReply[] | "stale"> {
+    const positions = new Map<string, number>();
+    const keys = this.#keys.publishKeys();
+    const args: Arg[] = [version, now, dedupe.windowMs, dedupe.maxEntries, publishes.length];
+    for (const { events, targets } of publishes) {
+      const { keyed, twins } = producerKeysOf(events);
+      args.push(events.length, events.map((event) => event.type).join("\n"), events.map((event) => `${event.head}\u0000${event.tail}`).join("\n"), events.map((event) => event.size).join(","));
+      args.push(rangesText(keyed), JSON.stringify(keyed.map((index) => events[index].producerKey)), twins.join(","), targets.length);
+      for (const target of targets) {
+        if (!positions.has(target.id)) positions.set(target.id, keys.push(this.#keys.state(target.id), this.#keys.queue(target.id)) - 1);
+        args.push(positions.get(target.id)!, target.maxBacklog, rangesText(target.indexes), target.indexes.reduce((sum, index) => sum + events[index].size, 0));
+      }
+    }
+    const reply = await this.#run<Arg[] | Arg[][]>("publish", keys, args);
+    if (reply[0] === "stale") return "stale";
+    return (reply as Arg[][]).map((each) => {
+      if (each[0] === "full") return { kind: "full", target: Number(each[1]) - 1 };
+      const duplicates = each.slice(3).map((entry) => {
+        const [index, seq] = String(entry).split(":").map(Number);
+        return { index, seq };
+      });
+      return { kind: "ok", first: Number(each[1]), last: Number(each[2]), duplicates };
     });
-    return { kind: "ok", first: Number(reply[1]), last: Number(reply[2]), duplicates };
   }
 
   /** The log's entries holding seqs `from` to `to`, at most `count`, from the one holding `from`. */
@@ -199,6 +220,34 @@ export class Scripts {
 /** Where line `line` of script `name`, as sent, comes from: common.lua or its own file. */
 function scriptLine(name: ScriptName): (line: number) => string {
   return (line) => (SOURCES[name].common && line <= COMMON_LINES ? `common.lua:${line} (in ${name})` : `${name}.lua:${line - (SOURCES[name].common ? COMMON_LINES : 0)}`);
+}
+
+/** The events whose producer key comes first in the publish, and "index:earlier index" of those whose key an earlier one has. */
+function producerKeysOf(events: readonly PublishEvent[]): { keyed: number[]; twins: string[] } {
+  const first = new Map<string, number>();
+  const keyed: number[] = [];
+  const twins: string[] = [];
+  events.forEach(({ producerKey }, index) => {
+    if (producerKey === "") return;
+    const earlier = first.get(producerKey);
+    if (earlier === undefined) {
+      first.set(producerKey, index);
+      keyed.push(index);
+    } else twins.push(`${index}:${earlier}`);
+  });
+  return { keyed, twins };
+}
+
+/** [0, 1, 2, 5] → "0-2,5". */
+function rangesText(sorted: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j > i ? `${sorted[i]}-${sorted[j]}` : String(sorted[i]));
+    i = j + 1;
+  }
+  return parts.join(",");
 }
 
 /** "5-9,12" → [5, 6, 7, 8, 9, 12]. */

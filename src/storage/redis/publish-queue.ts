@@ -1,0 +1,58 @@
+/**
+ * Publishes that arrive while a publish call to Redis is under way wait for it, then go
+ * together in the next: one round trip and one script run for all of them, each still
+ * accepted or refused on its own, in the order they arrived. Nothing waits for a timer: a
+ * publish that finds no call under way goes at once.
+ */
+
+/** Most publishes, and most events, one call carries. */
+const MAX_PUBLISHES = 64;
+const MAX_EVENTS = 10_000;
+
+interface Waiting<P, R> {
+  readonly publish: P;
+  readonly size: number;
+  readonly resolve: (reply: R) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class PublishQueue<P, R> {
+  #waiting: Waiting<P, R>[] = [];
+  #sending = false;
+
+  /** @param send carries publishes to Redis in one call, a reply for each in their order. */
+  constructor(private readonly send: (publishes: readonly P[]) => Promise<R[]>) {}
+
+  /** `publish`'s reply, once the call that carries it has been answered. */
+  enqueue(publish: P, size: number): Promise<R> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ publish, size, resolve, reject });
+      if (!this.#sending) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#sending = true;
+    while (this.#waiting.length > 0) {
+      const call = this.#nextCall();
+      try {
+        const replies = await this.send(call.map((each) => each.publish));
+        call.forEach((each, index) => each.resolve(replies[index]));
+      } catch (error) {
+        for (const each of call) each.reject(error);
+      }
+    }
+    this.#sending = false;
+  }
+
+  /** The oldest waiting publishes that fit one call (always at least one). */
+  #nextCall(): Waiting<P, R>[] {
+    let count = 0;
+    let events = 0;
+    while (count < this.#waiting.length && count < MAX_PUBLISHES && (count === 0 || events + this.#waiting[count].size <= MAX_EVENTS)) {
+      events += this.#waiting[count].size;
+      count++;
+    }
+    return this.#waiting.splice(0, count);
+  }
+}
