@@ -4,7 +4,7 @@
  * event is the same whichever keeps it.
  */
 import { ForbiddenTypeError, ValidationError } from "./errors.ts";
-import { acceptEvent, type AcceptedEvent, type EventInput, type PreparedEvent, prepareEvent, utf8Bytes, validateEvents } from "./event.ts";
+import { acceptEvent, type AcceptedEvent, type EventInput, type PreparedEvent, prepareEvent, validateEvents } from "./event.ts";
 import { vouchedEvent } from "./event-fast-path.ts";
 import { matchesAny } from "./type-pattern.ts";
 
@@ -64,7 +64,7 @@ export function templatesOf(events: readonly PreparedEvent[], inputPath: (event:
     const at = event.json.indexOf('"seq":0') + 6;
     const head = event.json.slice(0, at);
     const tail = event.json.slice(at + 1);
-    return { type: event.type, head, tail, size: utf8Bytes(head) + utf8Bytes(tail) };
+    return { type: event.type, head, tail, size: event.size - 1 }; // less the seq's one digit
   });
 }
 

@@ -105,6 +105,10 @@ export class RedisEngine implements Engine {
   #controlAfter = "0-0";
   #viewsWrittenAt = 0;
   #tailing: Promise<void> | undefined;
+  /** The tail reads the control stream alone: no stream or waiting pull here needs the log. */
+  #tailIdle = false;
+  /** The highest seq this instance knows was given: read, published here, or seen by its sweep. */
+  #lastSeqSeen = 0;
   #closed = false;
   /** Why a connection last failed, while it is down. */
   #failure: Error | undefined;
@@ -195,6 +199,7 @@ export class RedisEngine implements Engine {
 
   #publishResult(first: number, last: number, duplicateSeqs: readonly number[]): PublishResult {
     const accepted = first > 0 ? last - first + 1 : 0;
+    this.#seen(last);
     this.#stats.accepted += accepted;
     this.#stats.duplicates += duplicateSeqs.length;
     const base = accepted > 0 ? { accepted, first, last } : { accepted: 0, first: null, last: null };
@@ -215,8 +220,9 @@ export class RedisEngine implements Engine {
 
   async openStream(spec: StreamSpec, options?: SubscriberOptions): Promise<StreamSubscription> {
     if (this.#closed) throw new BrokerClosedError();
-    if (spec.since !== undefined) await this.#catchUp();
+    if (spec.since !== undefined || this.#tailIdle) await this.#catchUp();
     const stream = this.#local.open(spec, options?.owner);
+    this.#wakeTail();
     try {
       await this.#guard(this.#registry.add(viewOf(stream)));
     } catch (error) {
@@ -231,11 +237,27 @@ export class RedisEngine implements Engine {
     return this.#local.has(id);
   }
 
-  /** Follows the log to its end now: a stream resumed just after a publish must find it here, though the tail may not have read it yet. */
+  /**
+   * Follows the log to its end now, its last `historySize` events at most (the history
+   * starts again there): a stream resumed just after a publish must find it here, though
+   * the tail may not have read it yet, or may not have read the log at all for a while.
+   */
   async #catchUp(): Promise<void> {
     const end = await this.#log.lastSeq();
     if (end <= this.#local.lastSeq) return;
-    this.#follow(await this.#log.read(this.#local.lastSeq + 1, end));
+    this.#follow(await this.#log.read(Math.max(this.#local.lastSeq + 1, end - this.#options.historySize + 1), end));
+  }
+
+  /** The tail reads the log while this instance serves streams or waiting pulls: else nobody here needs it read. */
+  #readsLog(): boolean {
+    return this.#local.count > 0 || this.#waiters.size > 0;
+  }
+
+  /** Has an idle tail read the log again at once, through an order to itself on the control stream. */
+  #wakeTail(): void {
+    if (!this.#tailIdle) return;
+    this.#tailIdle = false;
+    void this.#registry.order({ op: "wake", to: this.#registry.instance }).catch(() => {}); // else it reads within a second
   }
 
   async describe(id: string): Promise<SubscriptionView> {
@@ -336,6 +358,7 @@ export class RedisEngine implements Engine {
         },
       };
       this.#waiters.add(waiter);
+      this.#wakeTail();
       signal?.addEventListener("abort", waiter.wake, { once: true });
       cancel = this.#options.clock.setTimer(waiter.wake, Math.max(0, ms));
     });
@@ -395,23 +418,27 @@ export class RedisEngine implements Engine {
 
   stats(): EngineStats {
     const local = this.#local;
-    return { ...this.#stats, ...local.stats, lastSeq: local.lastSeq, openStreams: local.count, streamHandedBytes: local.handedBytes, backgroundFailures: this.#faults.counts };
+    return { ...this.#stats, ...local.stats, lastSeq: Math.max(local.lastSeq, this.#lastSeqSeen), openStreams: local.count, streamHandedBytes: local.handedBytes, backgroundFailures: this.#faults.counts };
   }
 
-  /** Asks Redis (a frozen one keeps its connections open, so their state is not enough). */
+  /**
+   * Asks Redis (a frozen one keeps its connections open, so their state is not enough). The
+   * last seq is the one this instance's streams have reached, or Redis's while it serves none.
+   */
   async health(): Promise<EngineHealth> {
-    const failure = await this.#reachable();
     const faults = this.#faults.current();
-    return { serving: !this.#closed && !failure, lastSeq: this.#local.lastSeq, ...(failure ? { storageFailure: failure } : {}), ...(faults.length > 0 ? { faults } : {}) };
+    const { failure, lastSeq } = await this.#reachable();
+    return { serving: !this.#closed && !failure, lastSeq, ...(failure ? { storageFailure: failure } : {}), ...(faults.length > 0 ? { faults } : {}) };
   }
 
-  async #reachable(): Promise<string | undefined> {
-    if (this.#tail.status !== "ready") return this.#failure?.message ?? `Redis is ${this.#tail.status}`;
+  async #reachable(): Promise<{ failure?: string; lastSeq: number }> {
+    const local = this.#local.lastSeq;
+    if (this.#tail.status !== "ready") return { failure: this.#failure?.message ?? `Redis is ${this.#tail.status}`, lastSeq: local };
     try {
-      await this.#guard(this.#redis.ping());
-      return undefined;
+      const shared = this.#seen(await this.#log.lastSeq());
+      return { lastSeq: this.#tailIdle ? Math.max(local, shared) : local };
     } catch (error) {
-      return (error as Error).message;
+      return { failure: (error as Error).message, lastSeq: local };
     }
   }
 
@@ -469,12 +496,21 @@ export class RedisEngine implements Engine {
     if (end > 0) this.#follow(await this.#log.read(Math.max(1, end - this.#options.historySize + 1), end));
   }
 
-  /** The one blocking read of this instance: new events, in order, to its streams and waiting pulls; after a failure, again from the last seq seen. */
+  /**
+   * The one blocking read of this instance: control orders, and while it serves streams or
+   * waiting pulls, new events, in order, for them; after a failure, again from the last seq
+   * seen. An instance serving neither does not read the log back (publishing, it would
+   * read all it wrote): it catches up when it needs to.
+   */
   async #tailLog(): Promise<void> {
     while (!this.#closed) {
       try {
-        const streams = [this.#keys.log(), this.#keys.control()];
-        const answer = (await this.#tail.xread("COUNT", 1_000, "BLOCK", 1_000, "STREAMS", ...streams, `${this.#local.lastSeq}-0`, this.#controlAfter)) as [string, [string, string[]][]][] | null;
+        const reading = this.#readsLog();
+        if (reading && this.#tailIdle) await this.#catchUp();
+        this.#tailIdle = !reading;
+        const streams = reading ? [this.#keys.log(), this.#keys.control()] : [this.#keys.control()];
+        const after = reading ? [`${this.#local.lastSeq}-0`, this.#controlAfter] : [this.#controlAfter];
+        const answer = (await this.#tail.xread("COUNT", 1_000, "BLOCK", 1_000, "STREAMS", ...streams, ...after)) as [string, [string, string[]][]][] | null;
         if (!answer) await this.#startOverIfLogLost();
         for (const [stream, entries] of answer ?? []) {
           if (stream === this.#keys.log()) this.#follow(entries.flatMap((entry) => eventsOf(entry).events));
@@ -511,6 +547,7 @@ export class RedisEngine implements Engine {
       this.#controlAfter = entryId;
       const order = orderOf(fields);
       if (order.op === "subscriptions-changed") await this.#refresh();
+      else if (order.op === "wake") continue; // its work is done: the tail's read returned
       else if (order.to !== this.#registry.instance || !this.#local.has(order.id)) continue;
       else if (order.op === "close") await this.remove(order.id, order.reason);
       else await this.setPaused(order.id, order.paused);
@@ -533,7 +570,8 @@ export class RedisEngine implements Engine {
     const now = this.#options.clock.now();
     if ((await this.#ledger.expire(now, new Set([...this.#waiters].map((waiter) => waiter.id)))) > 0) await this.#subscriptionsChanged();
     await this.#refresh();
-    await this.#log.trim(this.#local.lastSeq, this.#options.retainEvents, now - this.#options.retainMs, await this.#ledger.oldestHeld());
+    const lastSeq = this.#seen(await this.#log.lastSeq());
+    await this.#log.trim(lastSeq, this.#options.retainEvents, now - this.#options.retainMs, await this.#ledger.oldestHeld());
     if (now - this.#viewsWrittenAt >= STREAM_VIEWS_EVERY_MS) {
       this.#viewsWrittenAt = now;
       await this.#guard(this.#registry.write(this.#local.list().map(viewOf)));
@@ -555,6 +593,12 @@ export class RedisEngine implements Engine {
       this.#cancelSweep = this.#options.clock.setTimer(() => void run().finally(schedule), this.#options.sweepIntervalMs);
     };
     schedule();
+  }
+
+  /** Notes a seq known to have been given; returns it. */
+  #seen(seq: number): number {
+    if (seq > this.#lastSeqSeen) this.#lastSeqSeen = seq;
+    return seq;
   }
 
   /** Redis work done elsewhere, its failures said as failureOf says them. */

@@ -17,7 +17,8 @@ const VIEWS_PER_COMMAND = 1_000;
 export type ControlOrder =
   | { readonly op: "close"; readonly to: string; readonly id: string; readonly reason: string }
   | { readonly op: "pause"; readonly to: string; readonly id: string; readonly paused: boolean }
-  | { readonly op: "subscriptions-changed"; readonly to: "*" };
+  | { readonly op: "subscriptions-changed"; readonly to: "*" }
+  | { readonly op: "wake"; readonly to: string };
 
 export interface RegisteredStream {
   readonly instance: string;
@@ -80,9 +81,11 @@ export class StreamRegistry {
 
 /** A control stream entry's fields as the order they carry. */
 export function orderOf(fields: readonly string[]): ControlOrder {
-  const field = (name: string) => fields[fields.indexOf(name) + 1];
+  // Names sit at even places: a value may read like a name.
+  const field = (name: string) => fields[fields.findIndex((value, index) => index % 2 === 0 && value === name) + 1];
   const op = field("op");
   if (op === "close") return { op, to: field("to"), id: field("id"), reason: field("reason") };
   if (op === "pause") return { op, to: field("to"), id: field("id"), paused: field("paused") === "true" };
+  if (op === "wake") return { op, to: field("to") };
   return { op: "subscriptions-changed", to: "*" };
 }

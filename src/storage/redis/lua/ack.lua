@@ -20,14 +20,13 @@ if seq > state.acked then
   while true do
     local head = head_of(KEYS[2], state)
     if not head then break end
-    if head[#head] <= seq then
-      state.backlog = state.backlog - (#head - state.headOffset)
+    if last_of(head) <= seq then
+      state.backlog = state.backlog - (head.count - state.headOffset)
       redis.call("LPOP", KEYS[2])
       state.base = state.base + 1
       state.headOffset = 0
     else
-      local offset = state.headOffset
-      while head[offset + 1] <= seq do offset = offset + 1 end
+      local offset = count_below(head, seq + 1)
       state.backlog = state.backlog - (offset - state.headOffset)
       state.headOffset = offset
       break

@@ -22,8 +22,54 @@ local function seqs_of(unit)
   return seqs
 end
 
-local function size_of(unit)
-  return tonumber(string.match(unit, "|(%d+)|")) or 0
+-- A unit read without writing its seqs out: its ranges' text, its JSON size, its count, and
+-- its ranges as {first, last} pairs. Most units are one range ("5-104"), so finding a seq
+-- by its place is a step or two, however many events the unit holds.
+local function unit_of(text)
+  local ranges, size, count = string.match(text, "^([^|]*)|(%d+)|(%d+)$")
+  local list = {}
+  for range in string.gmatch(ranges, "[^,]+") do
+    local a, b = string.match(range, "^(%d+)-(%d+)$")
+    if a then list[#list + 1] = { tonumber(a), tonumber(b) } else local s = tonumber(range); list[#list + 1] = { s, s } end
+  end
+  return { ranges = ranges, size = tonumber(size), count = tonumber(count), list = list }
+end
+
+-- Its i-th seq, from 1.
+local function seq_at(unit, i)
+  for _, range in ipairs(unit.list) do
+    local n = range[2] - range[1] + 1
+    if i <= n then return range[1] + i - 1 end
+    i = i - n
+  end
+  return nil
+end
+
+local function last_of(unit)
+  return unit.list[#unit.list][2]
+end
+
+-- How many of its seqs are below `seq`.
+local function count_below(unit, seq)
+  local count = 0
+  for _, range in ipairs(unit.list) do
+    if seq <= range[1] then return count end
+    if seq <= range[2] then return count + seq - range[1] end
+    count = count + range[2] - range[1] + 1
+  end
+  return count
+end
+
+-- Its seqs from the i-th to the j-th, as ranges' text.
+local function ranges_between(unit, i, j)
+  if i == 1 and j == unit.count then return unit.ranges end
+  local parts, place = {}, 0
+  for _, range in ipairs(unit.list) do
+    local from, to = math.max(range[1], range[1] + i - 1 - place), math.min(range[2], range[1] + j - 1 - place)
+    if from <= to then parts[#parts + 1] = from == to and tostring(from) or (from .. "-" .. to) end
+    place = place + range[2] - range[1] + 1
+  end
+  return table.concat(parts, ",")
 end
 
 local function ranges_of(seqs, from, to)
@@ -118,12 +164,12 @@ local function state_save(key, state, runs)
     "delivered", state.delivered, "redelivered", state.redelivered, "parkedCount", state.parkedCount, "runs", runs_save(runs))
 end
 
--- The first unacknowledged unit's index and its seqs, past parked ones; nil when the queue is empty.
+-- The first unacknowledged unit (see unit_of), past parked ones; nil when the queue is empty.
 local function head_of(queue, state)
   while true do
     local unit = redis.call("LINDEX", queue, 0)
     if not unit then return nil end
-    if unit ~= "x" then return seqs_of(unit) end
+    if unit ~= "x" then return unit_of(unit) end
     redis.call("LPOP", queue)
     state.base = state.base + 1
     state.headOffset = 0
@@ -135,7 +181,7 @@ end
 local function lapse(queue, state, runs, now)
   local head = head_of(queue, state)
   if head and (state.next > state.base or state.nextOffset > state.headOffset) then
-    local lease = runs_lease_of(runs, head[state.headOffset + 1])
+    local lease = runs_lease_of(runs, seq_at(head, state.headOffset + 1))
     if lease and lease <= now then state.next = state.base; state.nextOffset = state.headOffset end
   end
 end

@@ -17,7 +17,7 @@ local runs = runs_load(state)
 lapse(KEYS[2], state, runs, now)
 local before = math.huge
 local unit = redis.call("LINDEX", KEYS[2], state.next - state.base)
-if unit and unit ~= "x" then before = seqs_of(unit)[state.nextOffset + 1] end
+if unit and unit ~= "x" then before = seq_at(unit_of(unit), state.nextOffset + 1) end
 state.lastPulledAt = now
 state_save(KEYS[1], state, runs_extend(runs, before, lease))
 return { "ok" }

@@ -13,7 +13,7 @@ local state = state_of(KEYS[1])
 if not state then return 0 end
 local oldest = 0
 local head = head_of(KEYS[2], state)
-if head then oldest = head[state.headOffset + 1] end
+if head then oldest = seq_at(head, state.headOffset + 1) end
 for _, entry in ipairs(redis.call("LRANGE", KEYS[3], 0, -1)) do
   local seq = tonumber(string.match(entry, "^(%d+)"))
   if oldest == 0 or seq < oldest then oldest = seq end

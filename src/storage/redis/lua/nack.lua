@@ -19,11 +19,10 @@ if seq > state.acked then
   local units = redis.call("LRANGE", KEYS[2], 0, state.next - state.base)
   for i, unit in ipairs(units) do
     if unit ~= "x" then
-      local seqs = seqs_of(unit)
-      local offset = (i == 1) and state.headOffset or 0
-      while offset < #seqs and seqs[offset + 1] < seq do offset = offset + 1 end
+      local view = unit_of(unit)
+      local offset = math.max((i == 1) and state.headOffset or 0, count_below(view, seq))
       local index = state.base + i - 1
-      if offset < #seqs then
+      if offset < view.count then
         if index < state.next or (index == state.next and offset < state.nextOffset) then
           state.next = index; state.nextOffset = offset
         end

@@ -33,13 +33,14 @@ while true do
   if unit == "x" then
     state.next = state.next + 1; state.nextOffset = 0
   else
-    local seqs = seqs_of(unit)
+    local view = unit_of(unit)
     local from = state.nextOffset + 1
-    local first, last = seqs[from], seqs[#seqs]
+    local first, last = seq_at(view, from), last_of(view)
     local deliveries = runs_deliveries(runs, first, last + 1) + 1
-    local n = #seqs - from + 1
+    local n = view.count - from + 1
     if maxDeliveries > 0 and deliveries > maxDeliveries then
       local atHead = state.next == state.base and state.nextOffset == state.headOffset
+      local seqs = seqs_of(unit)
       for i = from, #seqs do redis.call("RPUSH", KEYS[3], seqs[i] .. ":" .. (deliveries - 1)) end
       redis.call("LTRIM", KEYS[3], -maxParked, -1)
       if maxParked == 0 then redis.call("DEL", KEYS[3]) end
@@ -49,7 +50,7 @@ while true do
       if from == 1 or atHead then
         redis.call("LSET", KEYS[2], index, "x")
       else
-        redis.call("LSET", KEYS[2], index, ranges_of(seqs, 1, from - 1) .. "|" .. size_of(unit) .. "|" .. (from - 1))
+        redis.call("LSET", KEYS[2], index, ranges_between(view, 1, from - 1) .. "|" .. view.size .. "|" .. (from - 1))
       end
       state.next = state.next + 1; state.nextOffset = 0
       if atHead then
@@ -57,11 +58,11 @@ while true do
         head_of(KEYS[2], state)
       end
     else
-      local size = size_of(unit)
+      local size = view.size
       if count > 0 and (count + n > max or bytes + size > maxBytes) then break end
       if deliveries > 1 then state.redelivered = state.redelivered + n end
       runs = runs_set(runs, first, last + 1, deliveries, now + ackTimeout)
-      out[#out + 1] = ranges_of(seqs, from, #seqs)
+      out[#out + 1] = ranges_between(view, from, view.count)
       out[#out + 1] = deliveries
       count = count + n
       bytes = bytes + size
@@ -74,7 +75,7 @@ state.delivered = state.delivered + count
 -- The oldest lease, for a pull that waits.
 local head = head_of(KEYS[2], state)
 if head then
-  local lease = runs_lease_of(runs, head[state.headOffset + 1])
+  local lease = runs_lease_of(runs, seq_at(head, state.headOffset + 1))
   if lease and (state.next > state.base or state.nextOffset > state.headOffset) then out[2] = lease end
 end
 state_save(KEYS[1], state, runs)
