@@ -39,7 +39,7 @@ const slot = fc.nat({ max: SLOTS - 1 });
 const stepArbitrary = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant("publish" as const), events: fc.array(eventArbitrary, { minLength: 1, maxLength: 4 }), one: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("burst" as const), publishes: fc.array(fc.array(eventArbitrary, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 4 }) }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("pull" as const), slot, max: fc.integer({ min: 1, max: 6 }) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant("pull" as const), slot, max: fc.integer({ min: 1, max: 6 }), ackBack: fc.option(fc.integer({ min: -1, max: 3 }), { nil: undefined }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constantFrom("ack" as const, "nack" as const), slot, back: fc.integer({ min: -1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("extend" as const), slot, ms: fc.constantFrom(100, 2_000) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.constantFrom(50, 250, 1_000) }) },
@@ -145,7 +145,8 @@ class Run {
         return;
       }
       case "pull": {
-        await this.both(label, async (engine) => (await engine.pull(this.ids[step.slot], { max: step.max })).map(({ events, deliveries }) => ({ deliveries, events: events.map(({ seq, json }) => ({ seq, json })) })));
+        const ack = step.ackBack === undefined ? undefined : await this.seqFor(step.slot, step.ackBack);
+        await this.both(`${label}${ack === undefined ? "" : ` ack ${ack}`}`, async (engine) => (await engine.pull(this.ids[step.slot], { max: step.max, ack })).map(({ events, deliveries }) => ({ deliveries, events: events.map(({ seq, json }) => ({ seq, json })) })));
         return;
       }
       case "ack":

@@ -10,6 +10,7 @@ import { brokerOptionsOf, createBrokerServer } from "../../src/server.ts";
 import { RedisKeys } from "../../src/storage/redis/keys.ts";
 import { RedisEngine } from "../../src/storage/redis/redis-engine.ts";
 import { ScriptError } from "../../src/storage/redis/redis-errors.ts";
+import { Scripts } from "../../src/storage/redis/scripts.ts";
 import { problemOf } from "../support/app.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { sharedRedis } from "../support/redis-server.ts";
@@ -144,4 +145,18 @@ test("retention by age never removes what a required subscription has not acknow
   } finally {
     await engine.close();
   }
+});
+
+test("a publish call that names a call before it not yet carried out is refused as stale, and goes once that one has", async () => {
+  const { client, keys } = await setUp();
+  const scripts = new Scripts(client, keys);
+  await client.set(keys.calls("i"), 0); // as an instance does when it starts
+  const publish = (number: number, after: number | null) => scripts.publish("0", Date.now(), { windowMs: 0, maxEntries: 10 }, { instance: "i", number, after }, [{ events: [{ type: "a", head: '{"seq":', tail: "}", size: 8, producerKey: "" }], targets: [] }]);
+  assert.equal(await publish(2, 1), "stale", "call 1 has not been carried out");
+  assert.equal((await client.xlen(keys.log())), 0, "nothing of it was");
+  assert.deepEqual(await publish(1, null), [{ kind: "ok", first: 1, last: 1, duplicates: [] }]);
+  assert.deepEqual(await publish(2, 1), [{ kind: "ok", first: 2, last: 2, duplicates: [] }]);
+  assert.equal(await publish(3, 1), "stale", "the last carried out is 2");
+  await client.del(keys.calls("i"));
+  assert.equal((await publish(3, 1) as unknown[]).length, 1, "a number Redis lost orders nothing");
 });

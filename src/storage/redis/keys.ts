@@ -48,6 +48,11 @@ export class RedisKeys {
     return `${this.#tag}streams:${instance}`;
   }
 
+  /** The number of the last publish call of an instance carried out: its calls are run in the order it sent them. */
+  calls(instance: string): string {
+    return `${this.#tag}calls:${instance}`;
+  }
+
   /** Orders between instances, read by every instance's tail. */
   control(): string {
     return `${this.#tag}control`;

@@ -55,7 +55,7 @@ import { RedisKeys } from "./keys.ts";
 import { type KnownSubscription, RedisLedger } from "./redis-ledger.ts";
 import { eventsOf, RedisLog } from "./redis-log.ts";
 import { failureOf } from "./redis-errors.ts";
-import { PublishQueue } from "./publish-queue.ts";
+import { type CallOrder, PublishQueue } from "./publish-queue.ts";
 import { type PublishEvent, type PublishReply, Scripts } from "./scripts.ts";
 import { orderOf, STREAM_VIEWS_EVERY_MS, StreamRegistry } from "./stream-registry.ts";
 
@@ -97,7 +97,7 @@ export class RedisEngine implements Engine {
   #memory: MemoryBudget;
   #local: LiveFeed;
   readonly #isoTimeOf = isoTimeFormatter();
-  readonly #publishes = new PublishQueue<QueuedPublish, RoutedReply>((publishes) => this.#sendPublishes(publishes));
+  readonly #publishes = new PublishQueue<QueuedPublish, RoutedReply>((publishes, order) => this.#sendPublishes(publishes, order));
   readonly #waiters = new Set<Waiter>();
   #waitingPulls = 0;
   readonly #registry: StreamRegistry;
@@ -136,6 +136,7 @@ export class RedisEngine implements Engine {
     try {
       await Promise.all([engine.#redis.connect(), engine.#tail.connect()]);
       await engine.#ledger.refresh();
+      await engine.#redis.set(engine.#keys.calls(engine.#registry.instance), 0, "PX", 86_400_000); // its publish calls are numbered from here
       await engine.#loadHistory();
       const [lastOrder] = await engine.#redis.xrevrange(engine.#keys.control(), "+", "-", "COUNT", 1);
       engine.#controlAfter = lastOrder?.[0] ?? "0-0";
@@ -181,20 +182,27 @@ export class RedisEngine implements Engine {
     return this.#publishResult(reply.first, reply.last, reply.duplicates.map(({ seq }) => seq));
   }
 
-  /** Publishes that arrived together, routed with the subscriptions as this instance knows them, in one script call. */
-  async #sendPublishes(publishes: readonly QueuedPublish[]): Promise<RoutedReply[]> {
+  /**
+   * Publishes that arrived together, routed with the subscriptions as this instance knows
+   * them, in one script call; refused as stale (the subscriptions changed, or the call
+   * before it must go first), routed and sent again once the call before it was answered.
+   */
+  async #sendPublishes(publishes: readonly QueuedPublish[], order: CallOrder): Promise<RoutedReply[]> {
     const dedupe = { windowMs: this.#options.dedupeWindowMs, maxEntries: this.#options.dedupeMaxEntries };
+    let after = order.after;
     for (let attempt = 0; attempt < STALE_RETRIES; attempt++) {
       const routed = publishes.map(({ prepared, events }) => ({ events, targets: this.#ledger.targetsOf(prepared) }));
       const calls = routed.map(({ events, targets }) => ({ events, targets: targets.map(([sub, indexes]) => ({ id: sub.id, maxBacklog: sub.options.maxBacklog, indexes })) }));
-      const replies = await this.#scripts.publish(this.#ledger.version, this.#options.clock.now(), dedupe, calls);
+      const place = { instance: this.#registry.instance, number: order.number, after };
+      const replies = await this.#scripts.publish(this.#ledger.version, this.#options.clock.now(), dedupe, place, calls);
       if (replies === "stale") {
+        if (!(await order.previous)) after = null; // the call before failed: nothing to follow
         await this.#refresh();
         continue;
       }
       return replies.map((reply, index) => (reply.kind === "full" ? { kind: "full", sub: routed[index].targets[reply.target][0] } : reply));
     }
-    throw new StorageError("subscriptions kept changing while publishing; try again");
+    throw new StorageError(`publishes were refused as stale ${STALE_RETRIES} times (subscriptions changing, or an earlier call of this instance not carried out); try again`);
   }
 
   #publishResult(first: number, last: number, duplicateSeqs: readonly number[]): PublishResult {
@@ -308,12 +316,12 @@ export class RedisEngine implements Engine {
 
   async pull(id: string, { max = 100, waitMs = 0, ack, signal }: PullOptions = {}): Promise<Delivery[]> {
     const sub = await this.#required(id);
-    if (ack !== undefined) await this.ack(id, ack);
+    if (ack !== undefined) validSeq(ack);
     const deadline = this.#options.clock.now() + Math.min(waitMs, this.#options.maxWaitMs);
     let waiting = false;
     try {
-      for (;;) {
-        const taken = await this.#take(sub, max).catch((error) => {
+      for (let acking = ack; ; acking = undefined) {
+        const taken = await this.#take(sub, max, acking).catch((error) => {
           if (waiting && error instanceof SubscriptionNotFoundError) return undefined; // deleted while this pull waited
           throw error;
         });
@@ -332,10 +340,11 @@ export class RedisEngine implements Engine {
     }
   }
 
-  async #take(sub: KnownSubscription, max: number): Promise<{ deliveries: Delivery[]; leaseEnd: number | undefined }> {
-    const reply = await this.#ledger.take(sub, max, this.#options.clock.now());
-    if (reply.kind === "gone") throw new SubscriptionNotFoundError(sub.id);
-    const events = await this.#events(reply.units.flatMap((unit) => unit.seqs));
+  /** One round trip: acknowledges through `ack` first when given, and brings the events this instance does not keep. */
+  async #take(sub: KnownSubscription, max: number, ack?: number): Promise<{ deliveries: Delivery[]; leaseEnd: number | undefined }> {
+    const reply = await this.#ledger.take(sub, max, this.#options.clock.now(), ack, this.#local.lastSeq + 1);
+    const brought = new Map(reply.entries.flatMap((entry) => eventsOf(entry).events).map((event) => [event.seq, event]));
+    const events = await this.#events(reply.units.flatMap((unit) => unit.seqs), brought);
     const deliveries = reply.units.map((unit) => ({ events: unit.seqs.map((seq) => events.get(seq)!).filter(Boolean), deliveries: unit.deliveries }));
     for (const unit of deliveries) {
       this.#stats.requiredDeliveries += unit.events.length;
@@ -386,8 +395,7 @@ export class RedisEngine implements Engine {
 
   async #settle(kind: "ack" | "nack", id: string, seq: number): Promise<AckResult> {
     await this.#required(id);
-    if (!Number.isSafeInteger(seq) || seq < 0) throw new ValidationError([{ path: "/seq", message: "must be a whole number, 0 or more" }]);
-    return this.#ledger.settle(kind, id, seq, this.#options.clock.now());
+    return this.#ledger.settle(kind, id, validSeq(seq), this.#options.clock.now());
   }
 
   async extend(id: string, ms: number): Promise<number> {
@@ -475,11 +483,11 @@ export class RedisEngine implements Engine {
     await this.#refresh();
   }
 
-  /** Events by seq: this instance's history has the recent ones; older ones are read from the log. */
-  async #events(seqs: readonly number[]): Promise<Map<number, AcceptedEvent>> {
-    const found = new Map<number, AcceptedEvent>();
+  /** Events by seq: those `found` already, those this instance's history keeps, and the rest read from the log. */
+  async #events(seqs: readonly number[], found = new Map<number, AcceptedEvent>()): Promise<Map<number, AcceptedEvent>> {
     const missing: number[] = [];
     for (const seq of seqs) {
+      if (found.has(seq)) continue;
       const event = this.#local.eventAt(seq);
       if (event) found.set(seq, event);
       else missing.push(seq);
@@ -609,6 +617,12 @@ export class RedisEngine implements Engine {
       throw failureOf(error);
     }
   }
+}
+
+/** `seq`, when it is one an ack or nack may name. */
+function validSeq(seq: number): number {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new ValidationError([{ path: "/seq", message: "must be a whole number, 0 or more" }]);
+  return seq;
 }
 
 /** A new memory budget, and the live feed of this instance counted in it. */

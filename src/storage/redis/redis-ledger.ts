@@ -144,9 +144,13 @@ export class RedisLedger {
     return true;
   }
 
-  take(sub: KnownSubscription, max: number, now: number): Promise<TakeReply> {
+  /** Acknowledges through `ack` first, when given; returns the log entries of what it takes from `entriesFrom` on. */
+  async take(sub: KnownSubscription, max: number, now: number, ack?: number, entriesFrom?: number): Promise<Extract<TakeReply, { kind: "ok" }>> {
     const { ackTimeoutMs, maxDeliveries, maxParked } = sub.options;
-    return this.#scripts.take(sub.id, { now, maxEvents: Math.max(1, max), maxBytes: this.#options.maxPullBytes, ackTimeoutMs, maxDeliveries, maxParked });
+    const reply = await this.#scripts.take(sub.id, { now, maxEvents: Math.max(1, max), maxBytes: this.#options.maxPullBytes, ackTimeoutMs, maxDeliveries, maxParked, ack, entriesFrom });
+    if (reply.kind === "gone") throw new SubscriptionNotFoundError(sub.id);
+    if (reply.kind === "never") throw new NeverDeliveredError(ack!, reply.lastDelivered);
+    return reply;
   }
 
   async settle(kind: "ack" | "nack", id: string, seq: number, now: number): Promise<AckResult> {

@@ -64,14 +64,23 @@ export interface PublishCall {
   readonly targets: readonly PublishTarget[];
 }
 
+/** A publish call's place among its instance's calls (see publish-queue.ts). */
+export interface PublishOrder {
+  readonly instance: string;
+  readonly number: number;
+  /** The call it must follow, null for none. */
+  readonly after: number | null;
+}
+
 export type PublishReply =
   | { readonly kind: "full"; readonly target: number }
   | { readonly kind: "ok"; readonly first: number; readonly last: number; readonly duplicates: readonly { readonly index: number; readonly seq: number }[] };
 
-/** What one take handed out: each unit's seqs and how often it has been delivered, and when the oldest lease ends. */
+/** What one take handed out: each unit's seqs and how often it has been delivered, when the oldest lease ends, and the log entries asked for. */
 export type TakeReply =
   | { readonly kind: "gone" }
-  | { readonly kind: "ok"; readonly leaseEnd: number | undefined; readonly units: readonly { readonly seqs: readonly number[]; readonly deliveries: number }[] };
+  | { readonly kind: "never"; readonly lastDelivered: number }
+  | { readonly kind: "ok"; readonly leaseEnd: number | undefined; readonly units: readonly { readonly seqs: readonly number[]; readonly deliveries: number }[]; readonly entries: readonly LogEntry[] };
 
 export type SettleReply =
   | { readonly kind: "gone" }
@@ -80,6 +89,10 @@ export type SettleReply =
 
 export interface TakeLimits {
   readonly now: number;
+  /** Acknowledge through this seq first. */
+  readonly ack?: number;
+  /** Return the log entries of what is taken from this seq on (those the instance does not keep). */
+  readonly entriesFrom?: number;
   readonly maxEvents: number;
   readonly maxBytes: number;
   readonly ackTimeoutMs: number;
@@ -105,10 +118,10 @@ export class Scripts {
    * order, as if sent one after the other. "stale" when they were routed with a version of
    * the subscriptions that is no longer Redis's: route them again.
    */
-  async publish(version: string, now: number, dedupe: { windowMs: number; maxEntries: number }, publishes: readonly PublishCall[]): Promise<PublishReply[] | "stale"> {
+  async publish(version: string, now: number, dedupe: { windowMs: number; maxEntries: number }, order: PublishOrder, publishes: readonly PublishCall[]): Promise<PublishReply[] | "stale"> {
     const positions = new Map<string, number>();
-    const keys = this.#keys.publishKeys();
-    const args: Arg[] = [version, now, dedupe.windowMs, dedupe.maxEntries, publishes.length];
+    const keys = [...this.#keys.publishKeys(), this.#keys.calls(order.instance)];
+    const args: Arg[] = [version, now, dedupe.windowMs, dedupe.maxEntries, publishes.length, order.number, order.after ?? ""];
     for (const { events, targets } of publishes) {
       const { keyed, twins } = producerKeysOf(events);
       args.push(events.length, events.map((event) => event.type).join("\n"), events.map((event) => `${event.head}\u0000${event.tail}`).join("\n"), events.map((event) => event.size).join(","));
@@ -158,12 +171,15 @@ export class Scripts {
   }
 
   async take(id: string, limits: TakeLimits): Promise<TakeReply> {
-    const { now, maxEvents, maxBytes, ackTimeoutMs, maxDeliveries, maxParked } = limits;
-    const reply = await this.#run<Arg[]>("take", [this.#keys.state(id), this.#keys.queue(id), this.#keys.parked(id)], [now, maxEvents, maxBytes, ackTimeoutMs, maxDeliveries, maxParked]);
+    const { now, maxEvents, maxBytes, ackTimeoutMs, maxDeliveries, maxParked, ack, entriesFrom } = limits;
+    const keys = [this.#keys.state(id), this.#keys.queue(id), this.#keys.parked(id), this.#keys.log()];
+    const reply = await this.#run<[string, Arg, Arg[], LogEntry[]]>("take", keys, [now, maxEvents, maxBytes, ackTimeoutMs, maxDeliveries, maxParked, ack ?? "", entriesFrom ?? ""]);
     if (reply[0] === "gone") return { kind: "gone" };
+    if (reply[0] === "never") return { kind: "never", lastDelivered: Number(reply[1]) };
+    const [, leaseEnd, flat, entries] = reply;
     const units: { seqs: number[]; deliveries: number }[] = [];
-    for (let i = 2; i < reply.length; i += 2) units.push({ seqs: seqsOf(String(reply[i])), deliveries: Number(reply[i + 1]) });
-    return { kind: "ok", leaseEnd: reply[1] === "" ? undefined : Number(reply[1]), units };
+    for (let i = 0; i < flat.length; i += 2) units.push({ seqs: seqsOf(String(flat[i])), deliveries: Number(flat[i + 1]) });
+    return { kind: "ok", leaseEnd: leaseEnd === "" ? undefined : Number(leaseEnd), units, entries };
   }
 
   ack(id: string, seq: number, now: number): Promise<SettleReply> {

@@ -16,26 +16,7 @@ local seq, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 if seq > state.lastDelivered then return { "never", state.lastDelivered } end
 state.lastPulledAt = now
 if seq > state.acked then
-  state.acked = seq
-  while true do
-    local head = head_of(KEYS[2], state)
-    if not head then break end
-    if last_of(head) <= seq then
-      state.backlog = state.backlog - (head.count - state.headOffset)
-      redis.call("LPOP", KEYS[2])
-      state.base = state.base + 1
-      state.headOffset = 0
-    else
-      local offset = count_below(head, seq + 1)
-      state.backlog = state.backlog - (offset - state.headOffset)
-      state.headOffset = offset
-      break
-    end
-  end
-  if state.next < state.base or (state.next == state.base and state.nextOffset < state.headOffset) then
-    state.next = state.base; state.nextOffset = state.headOffset
-  end
-  state_save(KEYS[1], state, runs_drop_before(runs_load(state), seq + 1))
+  state_save(KEYS[1], state, ack_through(KEYS[2], state, runs_load(state), seq))
 else
   redis.call("HSET", KEYS[1], "lastPulledAt", now)
 end

@@ -185,3 +185,29 @@ local function lapse(queue, state, runs, now)
     if lease and lease <= now then state.next = state.base; state.nextOffset = state.headOffset end
   end
 end
+
+-- Acknowledges everything through `seq`, which was delivered: units wholly at or below it
+-- go, a unit it falls inside keeps what follows; delivery starts no earlier than after it.
+local function ack_through(queue, state, runs, seq)
+  if seq <= state.acked then return runs end
+  state.acked = seq
+  while true do
+    local head = head_of(queue, state)
+    if not head then break end
+    if last_of(head) <= seq then
+      state.backlog = state.backlog - (head.count - state.headOffset)
+      redis.call("LPOP", queue)
+      state.base = state.base + 1
+      state.headOffset = 0
+    else
+      local offset = count_below(head, seq + 1)
+      state.backlog = state.backlog - (offset - state.headOffset)
+      state.headOffset = offset
+      break
+    end
+  end
+  if state.next < state.base or (state.next == state.base and state.nextOffset < state.headOffset) then
+    state.next = state.base; state.nextOffset = state.headOffset
+  end
+  return runs_drop_before(runs, seq + 1)
+end

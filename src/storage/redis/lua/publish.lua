@@ -14,13 +14,17 @@
   KEYS[3] dedupe       producer key -> "seq:time"
   KEYS[4] dedupeOrder  per publish remembered: "time|" and the JSON array of its keys
   KEYS[5] version      the subscriptions' version
-  KEYS[6…] the target subscriptions of all the publishes, each as state, queue
+  KEYS[6] calls        the number of the last call of this instance carried out
+  KEYS[7…] the target subscriptions of all the publishes, each as state, queue
   ARGV[1] the version the caller routed with (another is {"stale"}: route again)
   ARGV[2] now (ms)
   ARGV[3] dedupeWindowMs (0: no dedupe)
   ARGV[4] dedupeMaxEntries
   ARGV[5] the number of publishes
-  ARGV[6…] per publish:
+  ARGV[6] this call's number
+  ARGV[7] the number of the call it must follow ("": none), or {"stale"}: send it again
+          once that one was (the instance sets 0 when it starts: a number missing is lost)
+  ARGV[8…] per publish:
     the number of events;
     their types, joined by "\n";
     their JSON either side of the seq, head NUL tail, joined by "\n";
@@ -37,11 +41,15 @@
   Uses common.lua.
 ]]
 if (redis.call("GET", KEYS[5]) or "0") ~= ARGV[1] then return { "stale" } end
+-- No number kept (Redis lost it, or it expired in a day idle): nothing is known to follow.
+local lastCall = redis.call("GET", KEYS[6])
+if ARGV[7] ~= "" and lastCall and lastCall ~= ARGV[7] then return { "stale" } end
+redis.call("SET", KEYS[6], ARGV[6], "PX", 86400000)
 local now, window, maxEntries = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 -- Lua 5.1 turns a number into text with sprintf("%.14g"), ~0.3 µs each: the time is used as
 -- sent (an integer, the same text).
 local nowText = ARGV[2]
-local a = 6
+local a = 8
 
 local function next_arg()
   a = a + 1
