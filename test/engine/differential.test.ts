@@ -3,15 +3,11 @@
 // subscription's full view and every parked list must be the same. fast-check shrinks a
 // failing run to the shortest one that still disagrees.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import process from "node:process";
 import fc from "fast-check";
-import { type Engine, LocalEngine, type RequiredSpec, Selector } from "../../src/broker/mod.ts";
-import { RedisEngine } from "../../src/storage/redis/redis-engine.ts";
-import { SqliteJournal } from "../../src/storage/sqlite-journal.ts";
+import { type Engine, type RequiredSpec, Selector } from "../../src/broker/mod.ts";
+import { memorySide, redisSide, type Side, sqliteSide } from "../support/engine-sides.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { type RunningRedis, startRedis } from "../support/redis-server.ts";
 
@@ -50,14 +46,6 @@ const stepArbitrary = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("restart" as const) }) },
 );
 type Step = typeof stepArbitrary extends fc.Arbitrary<infer T> ? T : never;
-
-/** An engine under test: `pick()` is the instance a call goes to (one of several, in turn, when shared). */
-interface Side {
-  pick(): Engine;
-  /** Stops and starts it on what it keeps; a side that keeps nothing does nothing. */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
 
 interface Pair {
   readonly clock: FakeClock;
@@ -212,29 +200,6 @@ function settings(clock: FakeClock, run: RunSettings) {
   return { clock, newId: () => `id-${++next}`, sweepIntervalMs: SWEEP_NEVER_MS, maxParked: 3, ...run };
 }
 
-function memorySide(clock: FakeClock, run: RunSettings): Side {
-  const engine = new LocalEngine(settings(clock, run));
-  return { pick: () => engine, restart: async () => {}, stop: () => engine.close() };
-}
-
-function sqliteSide(clock: FakeClock, run: RunSettings): Side {
-  const dir = mkdtempSync(join(tmpdir(), "broker-differential-"));
-  const options = settings(clock, run);
-  const open = () => new LocalEngine({ ...options, journal: new SqliteJournal(dir, { sync: "normal" }) });
-  let engine = open();
-  return {
-    pick: () => engine,
-    async restart() {
-      await engine.close();
-      engine = open();
-    },
-    async stop() {
-      await engine.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 let redis: RunningRedis | undefined;
 before(async () => {
   redis = await startRedis({ appendonly: false });
@@ -242,24 +207,6 @@ before(async () => {
 after(async () => {
   await redis?.stop({ removeDir: true });
 });
-
-async function redisSide(clock: FakeClock, run: RunSettings, instances: number): Promise<Side> {
-  const options = { ...settings(clock, run), url: redis!.url, prefix: `differential:${crypto.randomUUID()}:`, commandTimeoutMs: 10_000 };
-  const open = () => RedisEngine.open(options);
-  const engines = await Promise.all(Array.from({ length: instances }, open));
-  let turn = 0;
-  return {
-    pick: () => engines[turn++ % engines.length],
-    async restart() {
-      const index = turn % engines.length;
-      await engines[index].close();
-      engines[index] = await open();
-    },
-    stop: async () => {
-      await Promise.all(engines.map((engine) => engine.close()));
-    },
-  };
-}
 
 const runArbitrary = fc.tuple(
   fc.record({ dedupeWindowMs: fc.constantFrom(2_000, 2_000, 0) }),
@@ -272,20 +219,20 @@ async function property(makeSubject: (clock: FakeClock, run: RunSettings) => Sid
   await fc.assert(
     fc.asyncProperty(runArbitrary, async ([run, specs, steps]) => {
       const clock = new FakeClock();
-      await agree({ clock, oracle: memorySide(clock, run), subject: await makeSubject(clock, run) }, specs, steps);
+      await agree({ clock, oracle: memorySide(settings(clock, run)), subject: await makeSubject(clock, run) }, specs, steps);
     }),
     { numRuns },
   );
 }
 
 test("a SQLite journal, restarted at random, answers every call as memory does", { timeout: 240_000 }, async () => {
-  await property(sqliteSide, 150);
+  await property((clock, run) => sqliteSide(settings(clock, run)), 150);
 });
 
 test("one Redis engine answers every call as memory does", { timeout: 240_000 }, async () => {
-  await property((clock, run) => redisSide(clock, run, 1), 100);
+  await property((clock, run) => redisSide(redis!.url, settings(clock, run), { instances: 1, pick: "turns" }), 100);
 });
 
 test("two Redis engines on one Redis, called in turn, answer every call as memory does", { timeout: 240_000 }, async () => {
-  await property((clock, run) => redisSide(clock, run, 2), 100);
+  await property((clock, run) => redisSide(redis!.url, settings(clock, run), { instances: 2, pick: "turns" }), 100);
 });

@@ -2,14 +2,10 @@
 // interface, every required subscriber checked after each step, whichever engine keeps the
 // state: memory, a SQLite journal restarted at random, or Redis shared by two instances.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
-import { BacklogFullError, type Engine, LocalEngine, matchesAny, NeverDeliveredError } from "../../src/broker/mod.ts";
-import { SqliteJournal } from "../../src/storage/sqlite-journal.ts";
-import { RedisEngine } from "../../src/storage/redis/redis-engine.ts";
+import { BacklogFullError, type Engine, matchesAny, NeverDeliveredError } from "../../src/broker/mod.ts";
+import { memorySide, redisSide, type Side, sqliteSide } from "../support/engine-sides.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { type RunningRedis, startRedis } from "../support/redis-server.ts";
 
@@ -147,37 +143,12 @@ async function drain(subject: Subject, model: ModelSub[]): Promise<void> {
   }
 }
 
-function inMemory(): Subject {
+/** An engine of `make`'s on a fake clock, with ids from a counter; a journal's restart lets this turn's progress reach it first. */
+async function subjectOf(make: (options: { clock: FakeClock; newId: () => string }) => Side | Promise<Side>): Promise<Subject> {
   const clock = new FakeClock();
   let next = 0;
-  const engine = new LocalEngine({ clock, newId: () => `id-${++next}` });
-  return { clock, pick: () => engine, restart: async () => {}, stop: () => engine.close() };
-}
-
-function onJournal(): Subject {
-  const dir = mkdtempSync(join(tmpdir(), "broker-engine-"));
-  const clock = new FakeClock();
-  let next = 0;
-  const open = () => {
-    const journal = new SqliteJournal(dir, { sync: "normal" });
-    return { journal, engine: new LocalEngine({ clock, journal, newId: () => `id-${++next}` }) };
-  };
-  let current = open();
-  return {
-    clock,
-    pick: () => current.engine,
-    async restart() {
-      clock.advance(0);
-      await current.engine.close();
-      current.journal.close();
-      current = open();
-    },
-    async stop() {
-      await current.engine.close();
-      current.journal.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const side = await make({ clock, newId: () => `id-${++next}` });
+  return { clock, pick: () => side.pick(), stop: () => side.stop(), restart: () => (clock.advance(0), side.restart()) };
 }
 
 let redis: RunningRedis | undefined;
@@ -188,36 +159,20 @@ after(async () => {
   await redis?.stop({ removeDir: true });
 });
 
-async function onRedis(): Promise<Subject> {
-  const clock = new FakeClock();
-  const prefix = `model:${crypto.randomUUID()}:`;
-  let next = 0;
-  const open = () => RedisEngine.open({ url: redis!.url, prefix, clock, newId: () => `id-${++next}` });
-  const instances = [await open(), await open()];
-  return {
-    clock,
-    pick: () => instances[Math.floor(Math.random() * instances.length)],
-    restart: async () => {
-      const index = Math.floor(Math.random() * instances.length);
-      await instances[index].close();
-      instances[index] = await open();
-    },
-    stop: async () => {
-      await Promise.all(instances.map((instance) => instance.close()));
-    },
-  };
-}
+const inMemory = () => subjectOf(memorySide);
+const onJournal = () => subjectOf(sqliteSide);
+const onRedis = () => subjectOf((options) => redisSide(redis!.url, options, { instances: 2, pick: "random" }));
 
 // size "max": runs of up to 60 operations, not fast-check's usual 10 or so, which seldom hold a
 // batch, a pull and an ack inside it on one slot (an ack point kept at the batch's start passed 4 runs in 10).
 const operations = (restarts: boolean) => fc.array(restarts ? operation : operation.filter((op) => op.op !== "restart"), { maxLength: 60, size: "max" });
 
 test("the in-memory engine matches the reference model", async () => {
-  await fc.assert(fc.asyncProperty(operations(false), (run) => agreesWithModel(inMemory(), run)), { numRuns: 300 });
+  await fc.assert(fc.asyncProperty(operations(false), async (run) => agreesWithModel(await inMemory(), run)), { numRuns: 300 });
 });
 
 test("the engine on a SQLite journal matches the reference model, restarted at random", { timeout: 120_000 }, async () => {
-  await fc.assert(fc.asyncProperty(operations(true), (run) => agreesWithModel(onJournal(), run)), { numRuns: 100 });
+  await fc.assert(fc.asyncProperty(operations(true), async (run) => agreesWithModel(await onJournal(), run)), { numRuns: 100 });
 });
 
 test("two engines sharing one Redis match the reference model, each call to either, one restarted at random", { timeout: 120_000 }, async () => {

@@ -8,6 +8,7 @@
   a list of strings `ranges|size|count` ("5-9,12|2048|6"); a parked unit becomes "x",
   skipped by everyone and dropped once it reaches the head.
 ]]
+-- The numbers of a unit's ranges ("5-7,9|…" -> {5, 6, 7, 9}), or of ranges alone ("0-2,5").
 local function seqs_of(unit)
   local seqs = {}
   local ranges = string.match(unit, "^([^|]*)")

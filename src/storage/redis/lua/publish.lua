@@ -56,20 +56,6 @@ local function next_arg()
   return ARGV[a - 1]
 end
 
--- "0-2,5" -> {0, 1, 2, 5}
-local function indexes_of(ranges)
-  local out = {}
-  for range in string.gmatch(ranges, "[^,]+") do
-    local from, to = string.match(range, "^(%d+)-(%d+)$")
-    if from then
-      for i = tonumber(from), tonumber(to) do out[#out + 1] = i end
-    else
-      out[#out + 1] = tonumber(range)
-    end
-  end
-  return out
-end
-
 -- How many indexes ranges hold ("0-2,5" -> 4).
 local function count_of(ranges)
   local count = 0
@@ -131,7 +117,7 @@ end
 local function publish()
   local count = tonumber(next_arg())
   local types, templates, sizes = next_arg(), next_arg(), next_arg()
-  local keyed, keysJson, twins = indexes_of(next_arg()), next_arg(), next_arg()
+  local keyed, keysJson, twins = seqs_of(next_arg()), next_arg(), next_arg()
   local keys = #keyed > 0 and cjson.decode(keysJson) or {}
   local duplicate, fresh, freshIndex = duplicates_of(count, keyed, keys, twins)
   local any = fresh < count
@@ -144,7 +130,7 @@ local function publish()
   for t, target in ipairs(targets) do
     if any then
       target.events = {}
-      for _, i in ipairs(indexes_of(target.taking)) do
+      for _, i in ipairs(seqs_of(target.taking)) do
         if not duplicate[i] then target.events[#target.events + 1] = i end
       end
       target.count = #target.events
