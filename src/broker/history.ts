@@ -13,6 +13,8 @@ export interface LogRead {
   readonly events: readonly AcceptedEvent[];
   /** Set when events right after the asked seq are gone. */
   readonly gap?: Gap;
+  /** Set when the events are being fetched from a store outside this process: the read is handed to `ready` when they are. */
+  readonly pending?: true;
 }
 
 /**
@@ -22,8 +24,12 @@ export interface LogRead {
 export interface EventLog {
   /** Appends events whose seqs follow on from the last appended one (after a jump, the log starts again there). */
   append(events: readonly AcceptedEvent[]): void;
-  /** Reads up to `max` events with a seq above `afterSeq`. */
-  readAfter(afterSeq: number, max: number): LogRead;
+  /**
+   * Reads up to `max` events with a seq above `afterSeq`. A log that must fetch them (from
+   * Redis) and is given `ready` answers `{ events: [], pending: true }` now, and the read
+   * to `ready` once it has them; without `ready`, it answers with what it holds.
+   */
+  readAfter(afterSeq: number, max: number, ready?: (read: LogRead) => void): LogRead;
 }
 
 /** Bytes a ring without a memory part may hold. */

@@ -1,5 +1,5 @@
 import type { AcceptedEvent } from "./event.ts";
-import type { EventLog, Gap } from "./history.ts";
+import type { EventLog, Gap, LogRead } from "./history.ts";
 import type { EvictableBuffer, StreamBuffers } from "./stream-buffers.ts";
 import type { Filter } from "./filters.ts";
 import type { Selector } from "./selector.ts";
@@ -74,6 +74,9 @@ export class StreamSubscription implements EvictableBuffer {
   /** Emptied to make room for other streams: takes nothing until its reader comes back. */
   #evicted = false;
   #replay: { afterSeq: number; untilSeq: number } | null;
+  /** History the log is fetching for the replay (from Redis), and what it fetched, until read. */
+  #fetching = false;
+  #fetched: LogRead | null = null;
   #closingReason: string | null = null;
   #finished = false;
   #reset: StreamNotice | null = null;
@@ -134,8 +137,12 @@ export class StreamSubscription implements EvictableBuffer {
     if (this.#finished) return [];
     let items: StreamItem[] = this.#reset ? [this.#reset] : [];
     this.#reset = null;
-    while (this.#replay && items.length === 0) items = this.#readReplay(this.#replay, maxBytes);
-    if (items.length === 0) items = this.#readBuffer(maxBytes);
+    while (this.#replay && items.length === 0) {
+      const replayed = this.#readReplay(this.#replay, maxBytes);
+      if (replayed === null) break; // being fetched: onReadable follows
+      items = replayed;
+    }
+    if (items.length === 0 && this.#replay === null) items = this.#readBuffer(maxBytes);
     this.#readerWaiting = items.length === 0;
     return items;
   }
@@ -275,10 +282,27 @@ export class StreamSubscription implements EvictableBuffer {
     this.#handedBytes = 0;
   }
 
-  /** One buffer's worth of history at a time, so replay memory stays bounded too. */
-  #readReplay(replay: { afterSeq: number; untilSeq: number }, maxBytes: number): StreamItem[] {
-    const room = Math.min(this.limits.maxEvents, replay.untilSeq - replay.afterSeq);
-    const { events, gap } = this.log.readAfter(replay.afterSeq, room);
+  /**
+   * One buffer's worth of history at a time, so replay memory stays bounded too; null while
+   * the log fetches it (from Redis), which it hands back to be read when the reader comes.
+   */
+  #readReplay(replay: { afterSeq: number; untilSeq: number }, maxBytes: number): StreamItem[] | null {
+    let read = this.#fetched;
+    this.#fetched = null;
+    if (!read) {
+      if (this.#fetching) return null;
+      const room = Math.min(this.limits.maxEvents, replay.untilSeq - replay.afterSeq);
+      read = this.log.readAfter(replay.afterSeq, room, (page) => {
+        this.#fetching = false;
+        this.#fetched = page;
+        this.onReadable?.();
+      });
+      if (read.pending) {
+        this.#fetching = true;
+        return null;
+      }
+    }
+    const { events, gap } = read;
     const byteLimit = Math.min(maxBytes, this.limits.maxBytes);
     const items: StreamItem[] = gap ? [gapNotice(gap, replay.untilSeq)] : [];
     // An empty read means the log holds nothing more: the replay is over.

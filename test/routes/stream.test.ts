@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { onlyOn } from "../support/engine-kind.ts";
 import { problemOf, testApp } from "../support/app.ts";
 import { isEvent, openStream } from "../support/sse.ts";
 import { within } from "../support/wait.ts";
@@ -83,6 +84,20 @@ test("GET /events/stream sends broker.gap when the resume point is no longer kep
   const messages = await reader.until((m) => m.id === "4");
   assert.equal(messages[0].event, "broker.gap");
   assert.deepEqual(JSON.parse(messages[0].data), { from: 1, to: 2 });
+  await reader.cancel();
+  await app.close();
+});
+
+test("a stream resumes from anywhere its storage keeps, beyond the in-memory window, without a gap", onlyOn(["sqlite", "redis"], "memory keeps no more than its window"), async () => {
+  const app = await testApp({ historySize: 2, streamBuffer: 3 });
+  for (let i = 0; i < 8; i++) await app.post("/events", { type: "a", data: i }); // one by one: pages of the buffer's size
+  await app.lastSeq();
+  const { reader } = await openStream(app, "?since=1");
+  const messages = await reader.until((m) => m.id === "8");
+  assert.deepEqual(messages.filter(isEvent).map((m) => m.id), ["2", "3", "4", "5", "6", "7", "8"]);
+  assert.equal(messages.filter((m) => m.event === "broker.gap").length, 0);
+  await app.post("/events", { type: "a" });
+  assert.deepEqual((await reader.until((m) => m.id === "9")).filter(isEvent).map((m) => m.id), ["9"], "then live");
   await reader.cancel();
   await app.close();
 });

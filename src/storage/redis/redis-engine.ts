@@ -53,6 +53,7 @@ import { unitsFor } from "../../broker/unit.ts";
 import { BackgroundFaults } from "./background-faults.ts";
 import { RedisKeys } from "./keys.ts";
 import { type KnownSubscription, RedisLedger } from "./redis-ledger.ts";
+import { type LogReader, RedisHistory } from "./redis-history.ts";
 import { eventsOf, RedisLog } from "./redis-log.ts";
 import { failureOf } from "./redis-errors.ts";
 import { type CallOrder, PublishQueue } from "./publish-queue.ts";
@@ -118,15 +119,15 @@ export class RedisEngine implements Engine {
 
   private constructor(options: RedisEngineOptions) {
     this.#options = { ...defaultBrokerOptions, ...options };
-    [this.#memory, this.#local] = liveFeedOf(this.#options);
+    this.#keys = new RedisKeys(options.prefix);
     const connection = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 2_000, retryStrategy: (times: number) => Math.min(times * 100, 1_000) };
     this.#redis = new Redis(options.url, connection);
     this.#tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
     for (const client of [this.#redis, this.#tail]) client.on("error", (error: Error) => (this.#failure = error));
-    this.#keys = new RedisKeys(options.prefix);
     this.#scripts = new Scripts(this.#redis, this.#keys);
     this.#ledger = new RedisLedger(this.#redis, this.#keys, this.#scripts, this.#options);
     this.#log = new RedisLog(this.#redis, this.#keys, this.#scripts);
+    [this.#memory, this.#local] = liveFeedOf(this.#options, this.#readLog);
     this.#registry = new StreamRegistry(this.#redis, this.#keys, crypto.randomUUID());
   }
 
@@ -543,7 +544,7 @@ export class RedisEngine implements Engine {
     const lastSeq = Number((await this.#tail.get(this.#keys.seq())) ?? 0);
     if (lastSeq >= this.#local.lastSeq) return;
     const lost = this.#local;
-    [this.#memory, this.#local] = liveFeedOf(this.#options);
+    [this.#memory, this.#local] = liveFeedOf(this.#options, this.#readLog);
     lost.closeAll("reset");
     await this.#registry.write([]);
     await this.#loadHistory();
@@ -603,6 +604,9 @@ export class RedisEngine implements Engine {
     schedule();
   }
 
+  /** Reads the log for streams resuming before this instance's window. */
+  readonly #readLog: LogReader = (from, to, max, maxBytes) => this.#log.read(from, to, max, maxBytes);
+
   /** Notes a seq known to have been given; returns it. */
   #seen(seq: number): number {
     if (seq > this.#lastSeqSeen) this.#lastSeqSeen = seq;
@@ -625,10 +629,10 @@ function validSeq(seq: number): number {
   return seq;
 }
 
-/** A new memory budget, and the live feed of this instance counted in it. */
-function liveFeedOf(options: BrokerOptions): [MemoryBudget, LiveFeed] {
+/** A new memory budget, and the live feed of this instance counted in it, resuming streams from Redis beyond its window. */
+function liveFeedOf(options: BrokerOptions, readLog: LogReader): [MemoryBudget, LiveFeed] {
   const memory = new MemoryBudget(options.memoryBudgetBytes);
-  const log = new RingHistory(options.historySize, memory.parts.history);
+  const log = new RedisHistory(new RingHistory(options.historySize, memory.parts.history), readLog, options.streamBufferBytes);
   return [memory, new LiveFeed({ ...options, log, streamsMemory: memory.parts.streams })];
 }
 

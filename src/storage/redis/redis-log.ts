@@ -24,17 +24,26 @@ export class RedisLog {
     }
   }
 
-  /** The first `max` kept events with seqs `from` to `to`, read a few entries at a time (an entry holds a whole publish). */
-  async read(from: number, to: number, max = Infinity): Promise<AcceptedEvent[]> {
+  /**
+   * The first kept events with seqs `from` to `to`, at most `max` of them and about
+   * `maxBytes` of JSON (at least one), read a few entries at a time (an entry holds a whole
+   * publish).
+   */
+  async read(from: number, to: number, max = Infinity, maxBytes = Infinity): Promise<AcceptedEvent[]> {
     const events: AcceptedEvent[] = [];
-    for (let next = from; next <= to && events.length < max;) {
+    let bytes = 0;
+    for (let next = from; next <= to && events.length < max && bytes < maxBytes;) {
       const entries = await this.scripts.read(next, to, ENTRIES_PER_READ);
-      const read = entries.flatMap((entry) => eventsOf(entry).events);
-      events.push(...read.filter((event) => event.seq >= next && event.seq <= to));
+      const read = entries.flatMap((entry) => eventsOf(entry).events).filter((event) => event.seq >= next && event.seq <= to);
+      for (const event of read) {
+        if (events.length === max || (events.length > 0 && bytes + event.size > maxBytes)) return events;
+        events.push(event);
+        bytes += event.size;
+      }
       if (entries.length < ENTRIES_PER_READ || read.length === 0) break;
       next = read[read.length - 1].seq + 1;
     }
-    return events.slice(0, max);
+    return events;
   }
 
   /**
