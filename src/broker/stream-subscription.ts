@@ -41,6 +41,11 @@ type DropNotice = { kind: "dropped"; count: number; from: number; to: number };
  * until its reader takes them; when the buffer is full the event is dropped and counted,
  * so a slow reader never slows the broker.
  *
+ * The bound is for a reader that has fallen behind, not for one that waits: while its
+ * reader waits (its last read found nothing), a stream takes every event offered until
+ * the reader's next turn, so publishes that land together (an NDJSON body's groups,
+ * requests handled in one turn of the event loop) never overflow a reader that keeps up.
+ *
  * Every stream's buffer is also counted in one part of the memory budget shared by all
  * streams (see StreamBuffers): when it is spent, the buffers whose readers came back
  * longest ago are emptied first, so however many streams stall, together they hold no
@@ -69,8 +74,12 @@ export class StreamSubscription implements EvictableBuffer {
   #bufferedBytes = 0;
   /** Bytes the reader handed on and has not come back from: one write, bounded by the reader. */
   #handedBytes = 0;
-  /** The last `read()` found nothing: the reader is waiting, and will pass on what comes at once. */
-  #readerWaiting = true;
+  /**
+   * The last `read()` found nothing and nothing was handed on since: the reader is waiting,
+   * and will pass on what comes at its next turn. Not before the first read (a reader that
+   * never reads is stalled, not waiting), nor once released.
+   */
+  #readerWaiting = false;
   /** Emptied to make room for other streams: takes nothing until its reader comes back. */
   #evicted = false;
   #replay: { afterSeq: number; untilSeq: number } | null;
@@ -170,6 +179,7 @@ export class StreamSubscription implements EvictableBuffer {
     this.#letGoOfHanded();
     this.#empty();
     this.#finished = true;
+    this.#readerWaiting = false; // until the stream is removed, what it is offered keeps to the bound
   }
 
   /** Drops everything buffered to give its memory to other streams, reporting it as one drop. */
@@ -193,13 +203,23 @@ export class StreamSubscription implements EvictableBuffer {
     this.#evicted = true;
   }
 
-  /** The events of `unit` this buffer has room for: all of it, a first part, or none. */
+  /**
+   * The events of `unit` this buffer has room for: all of it, a first part, or none. A
+   * waiting reader's buffer takes all of it past its own bounds, but only if the streams'
+   * part of the budget holds it, so that the part still bounds what all streams keep.
+   */
   #fittingPart(unit: Unit): Unit {
     if (this.#evicted) return EMPTY;
     const part = this.#withinOwnBounds(unit);
-    if (part === EMPTY || part.holders > 0) return part; // already counted: another buffer holds it
+    if (part !== unit && this.#readerWaiting && this.#inStreamsPart(unit)) return unit;
+    if (part === EMPTY) return EMPTY;
+    return this.#inStreamsPart(part) || this.#readerWaiting ? part : EMPTY;
+  }
+
+  /** Whether the streams' part holds `unit`: another buffer holds it already, it fits, or emptying stalled buffers makes room. */
+  #inStreamsPart(unit: Unit): boolean {
     const shared = this.shared;
-    return shared.memory.fits(part.bytes) || shared.makeRoom(part.bytes, this) || this.#readerWaiting ? part : EMPTY;
+    return unit.holders > 0 || shared.memory.fits(unit.bytes) || shared.makeRoom(unit.bytes, this);
   }
 
   /** The first events of `unit` that fit this buffer's own bounds. */

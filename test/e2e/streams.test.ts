@@ -1,7 +1,11 @@
 // Long-lived connections against the real server: idle timeouts, slow readers, aborts.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { EventSource } from "eventsource";
 import { listSubscriptions } from "../support/http.ts";
 import { openStream } from "../support/sse.ts";
 import { postJson, runtime, startServer } from "../support/server-process.ts";
@@ -23,7 +27,7 @@ test(`${runtime}: an idle stream and a waiting pull both outlive the runtime's 1
   await server.stop();
 });
 
-test(`${runtime}: a stalled reader gets drops while a fast reader and the publishers are unaffected`, { timeout: 30_000 }, async () => {
+test(`${runtime}: a stalled reader gets drops, holding no more than its buffer, while a fast reader and the publishers are unaffected`, { timeout: 30_000 }, async () => {
   const server = await startServer({ BROKER_STREAM_BUFFER: "200" });
   const { port } = new URL(server.url);
   // A client that sends its request and then never reads: the kernel buffers fill up.
@@ -49,10 +53,10 @@ test(`${runtime}: a stalled reader gets drops while a fast reader and the publis
   }
   assert.equal(received, 6_000, "the fast reader got every event");
   assert.ok(slowestPublishMs < 2_000, `a publish took ${slowestPublishMs} ms`);
-  const counters = await listSubscriptions(server.url);
-  const dropped = counters.map((sub) => sub.dropped).sort((a, b) => a - b);
-  assert.equal(dropped[0], 0, "the fast reader dropped nothing");
-  assert.ok(dropped[1] > 0, "the stalled reader dropped events");
+  const counters = (await listSubscriptions(server.url)).sort((a, b) => a.dropped - b.dropped);
+  assert.equal(counters[0].dropped, 0, "the fast reader dropped nothing");
+  assert.ok(counters[1].dropped > 0, "the stalled reader dropped events");
+  assert.ok(counters[1].backlog <= 200, `the stalled reader holds ${counters[1].backlog} events, more than its buffer`);
   stalled.destroy();
   await fast.cancel();
   await server.stop();
@@ -72,4 +76,55 @@ test(`${runtime}: a client that goes away frees its subscription`, async () => {
   await eventually(async () => (await listSubscriptions(server.url)).length === 0, 3_000, "subscription freed after reset");
   await sleep(10);
   await server.stop();
+});
+
+/** A local EventSource on every type: how many events it got, in order, and the drops it was told of. */
+async function watch(url: string) {
+  const source = new EventSource(`${url}/events/stream`);
+  const seen = { events: 0, lastSeq: 0, outOfOrder: 0, drops: [] as string[] };
+  source.onmessage = (message) => {
+    const seq = Number(message.lastEventId);
+    if (seq !== seen.lastSeq + 1) seen.outOfOrder++;
+    seen.events++;
+    seen.lastSeq = seq;
+  };
+  source.addEventListener("broker.dropped", (message) => seen.drops.push(message.data));
+  await new Promise((resolve) => (source.onopen = resolve));
+  /** Waits until the event `seq` came, or a drop was told. */
+  const reached = (seq: number) => eventually(() => seen.lastSeq >= seq || seen.drops.length > 0, 20_000, `event ${seq}`);
+  return { seen, reached, close: () => source.close() };
+}
+
+test(`${runtime}: a local EventSource loses nothing of a 2,000-line NDJSON body posted at once`, { timeout: 30_000 }, async () => {
+  const server = await startServer();
+  const watcher = await watch(server.url);
+  const body = Array.from({ length: 2_000 }, (_, n) => `${JSON.stringify({ type: "line", data: n })}\n`).join("");
+  const response = await fetch(`${server.url}/events`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
+  assert.equal((await response.json()).accepted, 2_000);
+  await watcher.reached(2_000);
+  assert.deepEqual(watcher.seen, { events: 2_000, lastSeq: 2_000, outOfOrder: 0, drops: [] });
+  watcher.close();
+  await server.stop();
+});
+
+test(`${runtime}: 16 producers bursting into a durable broker: a local EventSource loses nothing`, { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "broker-e2e-"));
+  const server = await startServer({ BROKER_DATA_DIR: dir });
+  try {
+    const watcher = await watch(server.url);
+    // Batches of 105, four rounds each: 6,720 events, many producers' requests handled in each turn.
+    const produce = async (producer: number) => {
+      for (let round = 0; round < 4; round++) {
+        const response = await postJson(`${server.url}/events`, Array.from({ length: 105 }, (_, n) => ({ type: "burst", data: { producer, round, n } })));
+        assert.equal(response.status, 202, await response.text());
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, producer) => produce(producer)));
+    await watcher.reached(6_720);
+    assert.deepEqual(watcher.seen, { events: 6_720, lastSeq: 6_720, outOfOrder: 0, drops: [] });
+    watcher.close();
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -106,9 +106,64 @@ test("GET /events/stream reports drops with a named broker.dropped notice", asyn
   const app = await testApp({ streamBuffer: 2 });
   const { reader } = await openStream(app);
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }, { type: "a" }, { type: "a" }]);
+  // The events reach the stream (on Redis, a few ms later) before its reader asks for more: a reader waiting would take them all.
+  await app.lastSeq();
   const messages = await reader.until((m) => m.event === "broker.dropped");
   assert.deepEqual(messages.filter(isEvent).map((m) => m.id), ["1", "2"]);
   assert.deepEqual(JSON.parse(messages.at(-1)!.data), { count: 3, from: 3, to: 5 });
+  await reader.cancel();
+  await app.close();
+});
+
+test("a stream whose reader keeps up loses nothing of a 2,000-line NDJSON body sent at once", async () => {
+  const app = await testApp();
+  const { reader } = await openStream(app);
+  const body = Array.from({ length: 2_000 }, (_, n) => `${JSON.stringify({ type: "line", data: n })}\n`).join("");
+  // Stops at a drop notice too, so that a loss fails at once rather than at the timeout.
+  const read = reader.until((message) => message.id === "2000" || message.event === "broker.dropped", 10_000);
+  const response = await app.request("/events", { method: "POST", headers: { "content-type": "application/x-ndjson" }, body });
+  assert.equal((await response.json()).accepted, 2_000);
+  const messages = await read;
+  assert.deepEqual(messages.filter((message) => message.event === "broker.dropped").map((message) => message.data), []);
+  assert.deepEqual(messages.filter(isEvent).map((message) => JSON.parse(message.data).data), Array.from({ length: 2_000 }, (_, n) => n));
+  await reader.cancel();
+  await app.close();
+});
+
+test("a stream whose reader keeps up loses nothing of 16 producers posting batches at once, four rounds each", async () => {
+  const app = await testApp();
+  const { reader } = await openStream(app);
+  const read = reader.until((message) => message.id === "6720" || message.event === "broker.dropped", 10_000);
+  const produce = async (producer: number) => {
+    for (let round = 0; round < 4; round++) {
+      const response = await app.post("/events", Array.from({ length: 105 }, (_, n) => ({ type: "burst", data: { producer, round, n } })));
+      assert.equal(response.status, 202);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, (_, producer) => produce(producer)));
+  const messages = await read;
+  assert.deepEqual(messages.filter((message) => message.event === "broker.dropped").map((message) => message.data), []);
+  assert.equal(messages.filter(isEvent).length, 6_720);
+  await reader.cancel();
+  await app.close();
+});
+
+test("a stream whose reader stalls still drops past its buffer, holds no more than it, and reports the drop", async () => {
+  const app = await testApp({ streamBuffer: 100 });
+  const { reader, id } = await openStream(app);
+  const batch = (count: number) => Array.from({ length: count }, () => ({ type: "a" }));
+  // Keeping up: a batch three buffers long, published while the reader waits, reaches it whole.
+  const first = reader.until((message) => message.id === "300" || message.event === "broker.dropped");
+  await app.post("/events", batch(300));
+  assert.equal((await first).filter(isEvent).length, 300);
+  // Then the reader stops reading: what comes in later publishes waits within its buffer.
+  for (let i = 0; i < 5; i++) await app.post("/events", batch(100));
+  await app.lastSeq();
+  const view = await (await app.holding(id).request(`/subscriptions/${id}`)).json();
+  assert.deepEqual([view.backlog, view.dropped], [100, 400]);
+  const rest = await reader.until((message) => message.event === "broker.dropped");
+  assert.deepEqual(rest.filter(isEvent).map((message) => Number(message.id)), Array.from({ length: 100 }, (_, n) => 301 + n));
+  assert.deepEqual(JSON.parse(rest.at(-1)!.data), { count: 400, from: 401, to: 800 });
   await reader.cancel();
   await app.close();
 });
