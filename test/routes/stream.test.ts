@@ -192,8 +192,10 @@ test("a stream's subscription is listed, described, refused a pull and deleted t
   const [holding, other] = app.apart();
   const { reader, subscribed } = await openStream(holding);
   const { id } = JSON.parse(subscribed!.data);
-  const { subscriptions } = await (await other.request("/subscriptions")).json();
-  assert.deepEqual(subscriptions.map((sub: { id: string }) => sub.id), [id]);
+  for (const instance of [other, holding]) {
+    const { subscriptions } = await (await instance.request("/subscriptions")).json();
+    assert.deepEqual(subscriptions.map((sub: { id: string }) => sub.id), [id], "listed once, by either instance");
+  }
   assert.equal((await (await other.request(`/subscriptions/${id}`)).json()).kind, "stream");
   await problemOf(await other.post(`/subscriptions/${id}/pull`, {}), 409);
   assert.equal((await other.request(`/subscriptions/${id}`, { method: "DELETE" })).status, 204);

@@ -114,7 +114,8 @@ test("ack is cumulative; below the ack point is a no-op; beyond the delivered is
   const { sub } = await createSubscription(app, {});
   await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }]);
   await pull(app, sub.id);
-  assert.deepEqual(await (await app.post(`/subscriptions/${sub.id}/ack`, { seq: 2 })).json(), { ackedSeq: 2, backlog: 1 });
+  assert.deepEqual(await (await app.post(`/subscriptions/${sub.id}/ack`, { seq: 1 })).json(), { ackedSeq: 1, backlog: 2 });
+  assert.deepEqual(await (await app.post(`/subscriptions/${sub.id}/ack`, { seq: 2 })).json(), { ackedSeq: 2, backlog: 1 }, "a second ack inside the batch");
   assert.deepEqual(await (await app.post(`/subscriptions/${sub.id}/ack`, { seq: 1 })).json(), { ackedSeq: 2, backlog: 1 });
   await problemOf(await app.post(`/subscriptions/${sub.id}/ack`, { seq: 4 }), 409);
   await problemOf(await app.post(`/subscriptions/${sub.id}/ack`, { seq: "3" }), 400);
@@ -143,6 +144,18 @@ test("a lapsed lease redelivers from the first unacked event with deliveries cou
   await pull(app, sub.id);
   app.clock.advance(1_000);
   assert.deepEqual((await pull(app, sub.id)).map((event) => [event.seq, event.deliveries]), [[1, 2], [2, 2]]);
+  await app.close();
+});
+
+test("a pull waiting behind a lease is answered with the redelivery once the lease lapses", async () => {
+  const app = await testApp();
+  const { sub } = await createSubscription(app, { ackTimeoutMs: 1_000 });
+  await app.post("/events", { type: "a" });
+  await pull(app, sub.id);
+  const waiting = pull(app, sub.id, { waitMs: 30_000 });
+  await pullsWaiting(app);
+  app.clock.advance(1_000);
+  assert.deepEqual((await within(waiting)).map((event) => [event.seq, event.deliveries]), [[1, 2]]);
   await app.close();
 });
 
@@ -226,6 +239,16 @@ test("POST extend keeps the lease; nack redelivers from a seq; both answer 409 b
   await problemOf(await app.post(`/subscriptions/${sub.id}/extend`, { ms: 0 }), 400);
   await problemOf(await app.post(`/subscriptions/${sub.id}/nack`, {}), 400);
   await problemOf(await app.post("/subscriptions/nope/extend", { ms: 5 }), 404);
+  await app.close();
+});
+
+test("a second nack, lower in the same batch, redelivers from the lower seq", async () => {
+  const app = await testApp();
+  const { sub } = await createSubscription(app, {});
+  await app.post("/events", [{ type: "a" }, { type: "a" }, { type: "a" }, { type: "a" }]);
+  await pull(app, sub.id);
+  for (const seq of [4, 2]) assert.equal((await app.post(`/subscriptions/${sub.id}/nack`, { seq })).status, 200);
+  assert.deepEqual((await pull(app, sub.id)).map((event) => [event.seq, event.deliveries]), [[2, 2], [3, 2], [4, 2]]);
   await app.close();
 });
 

@@ -49,10 +49,10 @@ test("each call names the one before it; after a failed call, the next names non
   assert.deepEqual(await Promise.all([second, third]), ["b!", "c!"]);
 });
 
-test("a call carries at most 2,000 events, and always one publish", async () => {
+test("a call carries at most 2,000 events, exactly 2,000 included, and always one publish", async () => {
   const { calls, send } = controlledSend();
   const queue = new PublishQueue<string, string>(send);
-  const answers = [queue.enqueue("x", 1), queue.enqueue("y", 1), queue.enqueue("big", 5_000), queue.enqueue("a", 1_500), queue.enqueue("b", 600)];
+  const answers = [queue.enqueue("x", 1), queue.enqueue("y", 1), queue.enqueue("big", 5_000), queue.enqueue("a", 1_500), queue.enqueue("b", 500), queue.enqueue("c", 1)];
   await turn();
   calls[0].answer();
   calls[1].answer();
@@ -63,5 +63,5 @@ test("a call carries at most 2,000 events, and always one publish", async () => 
   await turn();
   calls[4]?.answer();
   await Promise.all(answers);
-  assert.deepEqual(calls.map((call) => call.publishes), [["x"], ["y"], ["big"], ["a"], ["b"]]);
+  assert.deepEqual(calls.map((call) => call.publishes), [["x"], ["y"], ["big"], ["a", "b"], ["c"]]);
 });

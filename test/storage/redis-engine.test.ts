@@ -1,7 +1,11 @@
 // The Redis engine says what a failure is: a script's own error is a 500 naming its file and
 // line, never a 503; limits that hold across instances are decided inside the script; and
-// a failing sweep is logged and shown by /healthz and /metrics until it works again.
+// a failing sweep is logged and shown by /healthz and /metrics until it works again. Also
+// what the differential test cannot reach: retention against what subscriptions hold, a
+// pull's one round trip, and a pull waiting on one instance keeping its subscription in
+// use for the sweeps of all.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, test } from "node:test";
 import { Redis } from "ioredis";
 import { Selector, TooManySubscriptionsError } from "../../src/broker/mod.ts";
@@ -14,7 +18,7 @@ import { Scripts } from "../../src/storage/redis/scripts.ts";
 import { problemOf } from "../support/app.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { sharedRedis } from "../support/redis-server.ts";
-import { eventually } from "../support/wait.ts";
+import { eventually, within } from "../support/wait.ts";
 
 const clients: Redis[] = [];
 after(() => clients.forEach((client) => client.disconnect()));
@@ -24,7 +28,7 @@ async function setUp(overrides: Record<string, unknown> = {}) {
   const prefix = `engine:${crypto.randomUUID()}:`;
   const settings = settingsSchema.parse({ hosts: "broker.test", ...overrides });
   const clock = new FakeClock();
-  const open = () => RedisEngine.open({ ...brokerOptionsOf(settings, clock), url, prefix, commandTimeoutMs: 10_000 });
+  const open = (options: { sweepIntervalMs?: number } = {}) => RedisEngine.open({ ...brokerOptionsOf(settings, clock), url, prefix, commandTimeoutMs: 10_000, ...options });
   const client = new Redis(url);
   clients.push(client);
   return { settings, clock, open, client, keys: new RedisKeys(prefix) };
@@ -114,7 +118,9 @@ test("a failing sweep is logged once, shown by /healthz and /metrics, and clears
     const body = await health.json();
     assert.equal(body.status, "degraded");
     assert.equal(body.faults[0].task, "sweep");
-    assert.match(body.faults[0].error, /held\.lua:\d+/);
+    const line = Number(/held\.lua:(\d+)/.exec(body.faults[0].error)?.[1]);
+    const held = readFileSync(new URL("../../src/storage/redis/lua/held.lua", import.meta.url), "utf8").split("\n");
+    assert.match(held[line - 1] ?? "", /seq < oldest/, `held.lua:${line} is the line that compares the parked entry's seq`);
     assert.match(await (await get("/metrics")).text(), /broker_background_failures_total\{task="sweep"\} [3-9]/);
     await client.del(keys.parked(id));
     const { logged: later } = await capturingErrors(async () => {
@@ -142,6 +148,12 @@ test("retention by age never removes what a required subscription has not acknow
     await engine.sweep();
     const page = await engine.read(0, 10, new Selector(["*"]));
     assert.deepEqual(page.events.map((event) => event.seq), [], "once acknowledged, they go");
+    await engine.sendBatch([{ type: "a" }, { type: "a" }, { type: "a" }]);
+    assert.deepEqual((await engine.pull(id, { max: 10 })).flatMap((delivery) => delivery.events.map((event) => event.seq)), [6, 7, 8]);
+    await engine.ack(id, 7);
+    clock.advance(2_000);
+    await engine.sweep();
+    assert.deepEqual((await engine.read(5, 10, new Selector(["*"]))).events.map((event) => event.seq), [6, 7, 8], "a publish is kept whole while its last event is held");
   } finally {
     await engine.close();
   }
@@ -159,4 +171,61 @@ test("a publish call that names a call before it not yet carried out is refused 
   assert.equal(await publish(3, 1), "stale", "the last carried out is 2");
   await client.del(keys.calls("i"));
   assert.equal((await publish(3, 1) as unknown[]).length, 1, "a number Redis lost orders nothing");
+});
+
+test("retention keeps the events a subscription has parked, with nothing else unacknowledged", async () => {
+  const { open, clock } = await setUp({ retainEvents: 1 });
+  const engine = await open();
+  try {
+    const { id } = await engine.subscribe({ types: ["a"], maxDeliveries: 1, ackTimeoutMs: 100 });
+    await engine.send({ type: "a" });
+    assert.equal((await engine.pull(id)).length, 1);
+    clock.advance(200);
+    assert.deepEqual(await engine.pull(id), [], "its one delivery had lapsed: parked, the ack point past it");
+    await engine.sendBatch([{ type: "b" }, { type: "b" }]);
+    await engine.sweep();
+    assert.deepEqual((await engine.parked(id)).map(({ event }) => event.seq), [1]);
+  } finally {
+    await engine.close();
+  }
+});
+
+test("a pull brings the events its instance has not read in the same round trip", async () => {
+  const { open } = await setUp();
+  const engine = await open();
+  const read = Scripts.prototype.read;
+  let reads = 0;
+  try {
+    const { id } = await engine.subscribe({});
+    await engine.sendBatch([{ type: "a" }, { type: "a" }]);
+    await engine.send({ type: "a" }); // no stream or waiting pull: this instance does not read the log back
+    Scripts.prototype.read = function (this: Scripts, ...args: Parameters<Scripts["read"]>) {
+      reads++;
+      return read.apply(this, args);
+    };
+    assert.deepEqual((await engine.pull(id, { max: 10 })).flatMap((delivery) => delivery.events.map((event) => event.seq)), [1, 2, 3]);
+    assert.equal(reads, 0, "the take returned their log entries");
+  } finally {
+    Scripts.prototype.read = read;
+    await engine.close();
+  }
+});
+
+test("a pull waiting on one instance keeps its subscription in use for every instance's sweep", async () => {
+  const { open, clock } = await setUp();
+  const [one, two] = [await open({ sweepIntervalMs: 2 ** 40 }), await open({ sweepIntervalMs: 2 ** 40 })]; // sweeps run here, in turn
+  try {
+    const { id } = await one.subscribe({ expireAfterMs: 1_000 });
+    const waiting = one.pull(id, { waitMs: 30_000 });
+    await eventually(async () => (await one.describe(id)).required!.waiting === 1, 3_000, "the pull waiting");
+    for (const engine of [one, two, one, two]) {
+      clock.advance(600);
+      await engine.sweep();
+    }
+    assert.equal((await two.describe(id)).id, id, "not expired");
+    await two.send({ type: "a" });
+    assert.deepEqual((await within(waiting)).flatMap((delivery) => delivery.events.map((event) => event.seq)), [1]);
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+  }
 });

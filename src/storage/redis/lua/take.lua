@@ -52,8 +52,8 @@ while true do
       local atHead = state.next == state.base and state.nextOffset == state.headOffset
       local seqs = seqs_of(unit)
       for i = from, #seqs do redis.call("RPUSH", KEYS[3], seqs[i] .. ":" .. (deliveries - 1)) end
-      redis.call("LTRIM", KEYS[3], -maxParked, -1)
-      if maxParked == 0 then redis.call("DEL", KEYS[3]) end
+      -- Lua writes -0 as "-0", which LTRIM refuses: none kept is a DEL.
+      if maxParked == 0 then redis.call("DEL", KEYS[3]) else redis.call("LTRIM", KEYS[3], -maxParked, -1) end
       state.parkedCount = state.parkedCount + n
       state.backlog = state.backlog - n
       -- At the head, what is left of the unit was acknowledged: the whole unit goes.
