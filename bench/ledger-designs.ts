@@ -1,7 +1,7 @@
 // Issue 28, item 2: the two ways to keep required subscriptions on Redis, measured on the
 // same queue. Row 3r's consumer pulls 1,000 events with the ack of the last pull, so a
 // cycle is "ack, then take":
-//   scripts:  today's design, the rules in Lua: ack.lua, then take.lua (2 script calls).
+//   scripts:  today's design, the rules in Lua: take.lua acknowledging first (1 script call).
 //   cas:      the rules in TypeScript, Redis only storing them: read the state and the
 //             units a take may need (one pipelined round trip), decide in the instance,
 //             write back with a small compare-and-set script (one more). Only the round
@@ -41,34 +41,47 @@ const casSha = (await client.script("LOAD", CAS)) as string;
 /** A subscription with `EVENTS` events waiting, published in batches of 100 through the engine. */
 async function filled(prefix: string): Promise<{ engine: RedisEngine; id: string; keys: RedisKeys }> {
   const engine = await RedisEngine.open({ url: redis.url, prefix, dedupeWindowMs: 0 });
-  const { id } = await engine.subscribe({ name: "bench" });
+  const { id } = await engine.subscribe({ name: "bench", maxBacklog: EVENTS });
   const event = { type: "bench.job", source: "/bench", data: { order: "A-1042", qty: 3 } };
   for (let sent = 0; sent < EVENTS; sent += BATCH) await engine.sendBatch(Array.from({ length: BATCH }, () => event));
   return { engine, id, keys: new RedisKeys(prefix) };
 }
 
-async function scriptsTurn(): Promise<number> {
+/** Redis's CPU seconds so far (its own count, whatever else the machine does). */
+async function redisCpu(): Promise<number> {
+  const info = await client.info("cpu");
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+}
+
+/** A turn's rate, and Redis's CPU µs an event, timed around `cycles`. */
+async function timed(cycles: () => Promise<void>): Promise<{ rate: number; redisUs: number }> {
+  const [started, cpu] = [performance.now(), await redisCpu()];
+  await cycles();
+  const [seconds, redisSeconds] = [(performance.now() - started) / 1_000, (await redisCpu()) - cpu];
+  return { rate: EVENTS / seconds, redisUs: (redisSeconds * 1e6) / EVENTS };
+}
+
+async function scriptsTurn(): Promise<{ rate: number; redisUs: number }> {
   const { engine, id, keys } = await filled(`scripts:${crypto.randomUUID()}:`);
   const scripts = new Scripts(client, keys);
   const limits = { maxEvents: PULL, maxBytes: 1_048_576, ackTimeoutMs: 30_000, maxDeliveries: 0, maxParked: 1_000 };
-  const started = performance.now();
-  let acked = 0;
-  for (let taken = 0; taken < EVENTS;) {
-    if (acked > 0) await scripts.ack(id, acked, Date.now());
-    const reply = await scripts.take(id, { ...limits, now: Date.now() });
-    if (reply.kind !== "ok") throw new Error("the subscription is there");
-    taken += reply.units.reduce((sum, unit) => sum + unit.seqs.length, 0);
-    acked = reply.units.at(-1)?.seqs.at(-1) ?? acked;
-  }
-  const rate = EVENTS / ((performance.now() - started) / 1_000);
+  const result = await timed(async () => {
+    let acked: number | undefined;
+    for (let taken = 0; taken < EVENTS;) {
+      const reply = await scripts.take(id, { ...limits, now: Date.now(), ack: acked });
+      if (reply.kind !== "ok") throw new Error("the subscription is there");
+      taken += reply.units.reduce((sum, unit) => sum + unit.seqs.length, 0);
+      acked = reply.units.at(-1)?.seqs.at(-1) ?? acked;
+    }
+  });
   await engine.close();
-  return rate;
+  return result;
 }
 
-async function casTurn(): Promise<number> {
+async function casTurn(): Promise<{ rate: number; redisUs: number }> {
   const { engine, id, keys } = await filled(`cas:${crypto.randomUUID()}:`);
   await client.hset(keys.state(id), "rev", 0);
-  const started = performance.now();
+  const result = await timed(async () => {
   let acked = 0;
   let base = 0;
   for (let taken = 0; taken < EVENTS;) {
@@ -86,22 +99,27 @@ async function casTurn(): Promise<number> {
     taken += taking.reduce((sum, unit) => sum + unit.count, 0);
     acked = last;
   }
-  const rate = EVENTS / ((performance.now() - started) / 1_000);
+  });
   await engine.close();
-  return rate;
+  return result;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const turns = { scripts: [] as number[], cas: [] as number[] };
+const turns = { scripts: [] as { rate: number; redisUs: number }[], cas: [] as { rate: number; redisUs: number }[] };
 for (let turn = 0; turn < TURNS; turn++) {
   turns.scripts.push(await scriptsTurn());
   turns.cas.push(await casTurn());
 }
-const ratios = turns.cas.map((rate, turn) => rate / turns.scripts[turn]);
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
+const spread = (values: number[], digits = 2) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 console.log(`ack + take of ${fmt(EVENTS)} events, pulls of ${PULL}, batches of ${BATCH}, Redis with AOF; ${TURNS} turns each, alternated`);
-console.log(`scripts (today): ${fmt(median(turns.scripts))} events/s (turns ${turns.scripts.map(fmt).join(", ")})`);
-console.log(`cas floor:       ${fmt(median(turns.cas))} events/s (turns ${turns.cas.map(fmt).join(", ")})`);
-console.log(`cas / scripts: ${median(ratios).toFixed(2)}× (turns ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`);
+for (const [name, results] of Object.entries(turns)) {
+  const rates = results.map((result) => result.rate);
+  const cpu = results.map((result) => result.redisUs);
+  console.log(`${name.padEnd(8)} ${fmt(median(rates))} events/s (turns ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}); Redis CPU ${median(cpu).toFixed(3)} µs an event (turns ${spread(cpu, 3)})`);
+}
+const ratios = turns.cas.map((result, turn) => result.rate / turns.scripts[turn].rate);
+const cpuRatios = turns.cas.map((result, turn) => result.redisUs / turns.scripts[turn].redisUs);
+console.log(`cas / scripts: rate ${median(ratios).toFixed(2)}× (turns ${spread(ratios)}), Redis CPU ${median(cpuRatios).toFixed(2)}× (turns ${spread(cpuRatios)})`);
 client.disconnect();
 await redis.stop({ removeDir: true });
