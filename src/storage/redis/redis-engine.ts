@@ -83,6 +83,9 @@ interface Waiter {
   readonly wake: () => void;
 }
 
+/** How long the tail goes on reading the log after the last stream or waiting pull here. */
+const TAIL_GRACE_MS = 2_000;
+
 /** Publishes routed with a version another instance changed meanwhile are routed again, this many times. */
 const STALE_RETRIES = 8;
 
@@ -108,6 +111,10 @@ export class RedisEngine implements Engine {
   #tailing: Promise<void> | undefined;
   /** The tail reads the control stream alone: no stream or waiting pull here needs the log. */
   #tailIdle = false;
+  /** A wake order to this instance's idle tail is on its way. */
+  #waking = false;
+  /** When a stream or a waiting pull here last needed the log (ms, this process's clock). */
+  #neededAt = 0;
   /** The highest seq this instance knows was given: read, published here, or seen by its sweep. */
   #lastSeqSeen = 0;
   #closed = false;
@@ -257,16 +264,31 @@ export class RedisEngine implements Engine {
     this.#follow(await this.#log.read(Math.max(this.#local.lastSeq + 1, end - this.#options.historySize + 1), end));
   }
 
-  /** The tail reads the log while this instance serves streams or waiting pulls: else nobody here needs it read. */
+  /**
+   * The tail reads the log while this instance serves streams or waiting pulls, and for
+   * `TAIL_GRACE_MS` after (a consumer that catches up waits, then pulls, then waits again):
+   * else nobody here needs it read.
+   */
   #readsLog(): boolean {
-    return this.#local.count > 0 || this.#waiters.size > 0;
+    if (this.#local.count > 0 || this.#waiters.size > 0) this.#neededAt = Date.now();
+    return Date.now() - this.#neededAt < TAIL_GRACE_MS;
   }
 
   /** Has an idle tail read the log again at once, through an order to itself on the control stream. */
   #wakeTail(): void {
-    if (!this.#tailIdle) return;
-    this.#tailIdle = false;
+    if (!this.#tailIdle || this.#waking) return;
+    this.#waking = true;
     void this.#registry.order({ op: "wake", to: this.#registry.instance }).catch(() => {}); // else it reads within a second
+  }
+
+  /**
+   * The tail reads the log again after reading none of it: it catches up first, the last
+   * `historySize` events at most (streams resume from that window, and a pull waiting on
+   * what came meanwhile is woken by it).
+   */
+  async #resumeTail(): Promise<void> {
+    this.#waking = false;
+    await this.#catchUp();
   }
 
   async describe(id: string): Promise<SubscriptionView> {
@@ -515,7 +537,7 @@ export class RedisEngine implements Engine {
     while (!this.#closed) {
       try {
         const reading = this.#readsLog();
-        if (reading && this.#tailIdle) await this.#catchUp();
+        if (reading && this.#tailIdle) await this.#resumeTail();
         this.#tailIdle = !reading;
         const streams = reading ? [this.#keys.log(), this.#keys.control()] : [this.#keys.control()];
         const after = reading ? [`${this.#local.lastSeq}-0`, this.#controlAfter] : [this.#controlAfter];
