@@ -256,7 +256,7 @@ export class Broker {
     const events = encodeEvents(fresh, first, (event) => pathOf(prepared.indexOf(event)));
     const attributesOf = (event: AcceptedEvent) => fresh[event.seq - first].attributes;
     const required = this.#checkRequired(events, attributesOf);
-    this.#journal?.commitEvents(events.map((event, index) => journalEvent(event, first, now, keys[index])));
+    this.#journal?.commit({ publishes: [events.map((event, index) => journalEvent(event, first, now, keys[index]))] });
     this.#lastSeq += events.length;
     this.#remember(keys, first, now);
     this.#log.append(events);
@@ -376,7 +376,7 @@ export class Broker {
     const { kind, ...rest } = spec;
     const sub = kind === "stream" ? this.#newStream(rest) : this.#newRequired(rest);
     sub.owner = options.owner;
-    if (sub.kind === "required") this.#journal?.saveSubscriptions([sub.record(sub.owner)]);
+    if (sub.kind === "required") this.#journal?.commit({ subscriptions: [sub.record(sub.owner)] });
     this.#add(sub);
     return sub;
   }
@@ -390,7 +390,7 @@ export class Broker {
     }
     const subs = specs.map((spec) => this.#newRequired(spec));
     for (const sub of subs) sub.owner = options.owner;
-    this.#journal?.saveSubscriptions(subs.map((sub) => sub.record(sub.owner)));
+    this.#journal?.commit({ subscriptions: subs.map((sub) => sub.record(sub.owner)) });
     subs.forEach((sub) => this.#add(sub));
     return subs;
   }
@@ -433,7 +433,7 @@ export class Broker {
     const sub = this.#subscriptions.get(id);
     if (!sub) return false;
     if (sub.kind === "required") {
-      this.#journal?.removeSubscription(id);
+      this.#journal?.commit({ removed: [id] });
       this.#unsaved.delete(sub);
       this.#parkedUnsaved.delete(sub);
     }
@@ -475,7 +475,7 @@ export class Broker {
     sub.setPaused(paused, this.#lastSeq);
     try {
       // Written before it takes effect: what is accepted while paused must never reach it, even after a restart.
-      this.#journal?.saveSubscriptions([sub.record(sub.owner)]);
+      this.#journal?.commit({ subscriptions: [sub.record(sub.owner)] });
     } catch (error) {
       sub.setPaused(!paused, this.#lastSeq);
       throw error;
@@ -605,8 +605,10 @@ export class Broker {
     this.#saveScheduled = false;
     const journal = this.#journal!;
     try {
-      journal.saveSubscriptions([...this.#unsaved].map((sub) => sub.record(sub.owner)));
-      for (const sub of this.#parkedUnsaved) journal.saveParked(sub.id, sub.parked.map(({ event, deliveries }) => ({ subscriptionId: sub.id, event, deliveries })));
+      journal.commit({
+        subscriptions: [...this.#unsaved].map((sub) => sub.record(sub.owner)),
+        parked: [...this.#parkedUnsaved].map((sub) => ({ subscriptionId: sub.id, events: sub.parked.map(({ event, deliveries }) => ({ subscriptionId: sub.id, event, deliveries })) })),
+      });
       this.#unsaved.clear();
       this.#parkedUnsaved.clear();
       this.#storageFailure = undefined;

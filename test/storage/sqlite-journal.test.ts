@@ -276,7 +276,7 @@ test("retention keeps or removes a publish whole, and removes about as many even
   try {
     const publish = (first: number, last: number) => {
       const events = Array.from({ length: last - first + 1 }, (_, i) => ({ seq: first + i, type: "t", json: `{"seq":${first + i}}`, size: 10, batch: first, acceptedAt: first }));
-      journal.commitEvents(events);
+      journal.commit({ publishes: [events] });
     };
     publish(1, 3);
     publish(4, 4);
@@ -306,7 +306,7 @@ test("a second journal on the same directory is refused at open, and the first g
   const first = new SqliteJournal(dir, { sync: "normal" });
   try {
     assert.throws(() => new SqliteJournal(dir, { sync: "normal" }), (error: Error) => error instanceof JournalOpenError && /another broker/.test(error.message));
-    first.commitEvents([{ seq: 1, type: "a", json: "{}", size: 2, batch: 1, acceptedAt: 0 }]);
+    first.commit({ publishes: [[{ seq: 1, type: "a", json: "{}", size: 2, batch: 1, acceptedAt: 0 }]] });
     assert.equal(first.recover().lastSeq, 1);
   } finally {
     first.close();
@@ -351,6 +351,23 @@ test("a full disk refuses the publish with StorageError, accepts nothing of it, 
     assert.equal(seqsOf(await run.broker.pull(sub.id, { max: 10_000 })).length, accepted, "what was accepted is served");
   } finally {
     run.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a commit that cannot be written whole writes none of it", () => {
+  const dir = dataDir();
+  const journal = new SqliteJournal(dir, { sync: "normal" });
+  try {
+    const event = (seq: number) => ({ seq, type: "a", json: `{"seq":${seq}}`, size: 9, batch: seq, acceptedAt: 0 });
+    const record = { id: "s-1", name: undefined, types: ["*"], filters: [], owner: undefined, created: 0, options: { ackTimeoutMs: 1, maxBacklog: 1, expireAfterMs: 0, maxDeliveries: 0, maxParked: 1 }, paused: false, pausedFrom: undefined, skipped: [], ackedSeq: 0, lastDeliveredSeq: 0, lastPulledAt: 0, deliveries: [], counters: { delivered: 0, redelivered: 0, parked: 0 } };
+    // The third publish takes the first's seq: SQLite refuses it, after writing the others.
+    assert.throws(() => journal.commit({ subscriptions: [record], publishes: [[event(1)], [event(2)], [event(1)]] }), StorageError);
+    assert.deepEqual([journal.recover().lastSeq, journal.recover().subscriptions.length], [0, 0]);
+    journal.commit({ subscriptions: [record], publishes: [[event(1)], [event(2)]] });
+    assert.deepEqual([journal.recover().lastSeq, journal.recover().subscriptions.length], [2, 1], "the journal goes on");
+  } finally {
+    journal.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
