@@ -1,10 +1,9 @@
 /**
- * The port through which the core keeps its state durable: everything it decides is
- * written here, in commits (`Journal.commit`), before it takes effect (a publish, a
- * subscription made or removed) or soon after (progress: acks, deliveries, pauses), and on
- * start the core is rebuilt from what it holds. The core only ever calls it synchronously;
- * an implementation that cannot write throws `StorageError`, having written nothing of
- * that commit, and the decision is not taken.
+ * The port through which the core keeps its state durable: what one turn of the event loop
+ * changed is written here in one commit (see `Journal.commit`), before any caller is
+ * answered for it and before a publish takes effect; on start the core is rebuilt from what
+ * it holds. The core only ever calls it synchronously; an implementation that cannot write
+ * throws `StorageError`, having written nothing of that commit.
  */
 import type { AcceptedEvent } from "./event.ts";
 import type { Filter } from "./filters.ts";
@@ -76,7 +75,11 @@ export interface JournalChanges {
 
 export interface Journal {
   recover(): RecoveredState;
-  /** Writes `changes` in one transaction; throws StorageError, having written nothing of them, when it cannot. */
+  /**
+   * Writes `changes` in one transaction: the core calls it once a turn for everything
+   * changed in that turn (group commit). Throws StorageError, having written nothing of
+   * them, when it cannot.
+   */
   commit(changes: JournalChanges): void;
   /** Up to `max` events with a seq above `afterSeq`, oldest first. */
   readAfter(afterSeq: number, max: number): JournalEvent[];

@@ -2,7 +2,9 @@
  * The broker's journal in one SQLite database (`node:sqlite`, synchronous, in Bun and Deno
  * alike): accepted events, required subscriptions and their parked events. A publish is one
  * row (`publish-row.ts`), so retention keeps or drops it whole. Each `commit` is one
- * transaction. Written in WAL mode;
+ * transaction, holding everything the core changed in a turn of the event loop: the
+ * b-tree pages and write-ahead log frames a commit writes are shared by its publishes
+ * instead of written again for each. Written in WAL mode;
  * `sync: "full"` makes every commit reach the disk before it returns, `"normal"` leaves
  * that to a checkpoint every second (a power loss may cost that second, a crash of the
  * process nothing).
