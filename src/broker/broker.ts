@@ -308,7 +308,7 @@ export class Broker {
 
   /**
    * Checks a publish and gives its events their seqs, after those staged in this turn;
-   * changes nothing. Throws what `send` throws.
+   * changes nothing but the dedupe window. Throws what `send` throws.
    */
   #stage(inputs: readonly unknown[], pathOf: (index: number) => string, { allowTypes }: PublishOptions): StagedPublish {
     if (this.#closed) throw new BrokerClosedError();
@@ -320,16 +320,17 @@ export class Broker {
     const events = encodeEvents(fresh, first, (event) => pathOf(prepared.indexOf(event)));
     const attributesOf = (event: AcceptedEvent) => fresh[event.seq - first].attributes;
     const { required, bytes } = this.#checkRequired(events, attributesOf);
+    // Remembered now, so later publishes of the turn see them; a failed commit forgets them again.
+    const remembered = this.#remember(keys, first, now);
     const accepted = events.length > 0 ? { accepted: events.length, first, last: first + events.length - 1 } : { accepted: 0, first: null, last: null };
     const result = duplicateSeqs.length > 0 ? { ...accepted, duplicates: duplicateSeqs.length, duplicateSeqs } : accepted;
-    return { events, first, keys, acceptedAt: now, attributesOf, required, routing: this.#routing, requiredBytes: bytes, duplicates: duplicateSeqs.length, result };
+    return { events, first, keys, remembered, acceptedAt: now, attributesOf, required, routing: this.#routing, requiredBytes: bytes, duplicates: duplicateSeqs.length, result };
   }
 
   /** Makes a checked (and, with a journal, committed) publish take effect. */
   #apply(publish: StagedPublish): void {
     const { events, attributesOf } = publish;
     this.#lastSeq += events.length;
-    this.#remember(publish.keys, publish.first, publish.acceptedAt);
     this.#log.append(events);
     // Subscriptions made, removed, paused or resumed since it was staged take it as they now stand.
     this.#deliverToRequired(publish.routing === this.#routing ? publish.required : this.#routeRequired(events, attributesOf));
@@ -375,7 +376,7 @@ export class Broker {
     const requestHashes = prepared.length > 1 ? new Set<number>() : undefined;
     prepared.forEach((event, index) => {
       const key = preparedKeys[index];
-      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? this.#group?.seqOf(key) ?? this.#seqInRequest(key, keys, requestHashes, first));
+      const seq = key === undefined ? undefined : (this.#dedupe.seqOf(key, now) ?? this.#seqInRequest(key, keys, requestHashes, first));
       if (seq !== undefined) {
         duplicateSeqs.push(seq);
         return;
@@ -394,10 +395,15 @@ export class Broker {
     return index === -1 ? undefined : first + index;
   }
 
-  #remember(keys: readonly (DedupeKey | undefined)[], first: number, now: number): void {
+  /** Returns how many pairs it remembered. */
+  #remember(keys: readonly (DedupeKey | undefined)[], first: number, now: number): number {
+    let remembered = 0;
     keys.forEach((key, index) => {
-      if (key !== undefined) this.#dedupe.remember(key, first + index, now);
+      if (key === undefined) return;
+      this.#dedupe.remember(key, first + index, now);
+      remembered++;
     });
+    return remembered;
   }
 
   /**
@@ -727,8 +733,9 @@ export class Broker {
   /**
    * Writes the group's publishes and every unsaved change in one commit, then applies the
    * publishes, in the order staged, and answers the group. Failing, it applies none of
-   * them, takes away the subscriptions made since the last commit, keeps the other changes
-   * unsaved (tried again within a second) and refuses the group with the error.
+   * them and forgets the producer pairs they remembered, takes away the subscriptions made
+   * since the last commit, keeps the other changes unsaved (tried again within a second)
+   * and refuses the group with the error.
    */
   #commit(group: CommitGroup): void {
     if (this.#group !== group) return; // committed already, by a `send` of the same turn
@@ -737,6 +744,7 @@ export class Broker {
       this.#journal!.commit(this.#unsavedChanges(group));
     } catch (error) {
       this.#storageFailure = error as Error;
+      this.#dedupe.forgetNewest(group.remembered);
       for (const sub of this.#unborn) this.#forget(sub);
       for (const id of this.#removedUnsaved) this.#removalsRefused.add(id);
       group.settle(error as Error);

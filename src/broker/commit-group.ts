@@ -1,12 +1,13 @@
 /**
  * Group commit: what a durable broker accepted in one turn of the event loop, waiting for
  * the one commit they share. A staged publish has passed every check and has its seqs,
- * but nothing of it shows (no seq, no delivery, no dedupe entry) until that commit
- * succeeds; if it fails, none of the group's publishes ever shows. Later publishes of the
- * turn are checked as if the earlier ones were accepted: their seqs follow on, their
- * producer pairs are duplicates, their events count against the backlogs.
+ * but nothing of it shows (no seq, no delivery) until that commit succeeds; if it fails,
+ * none of the group's publishes ever shows, and the dedupe window forgets their producer
+ * pairs again. Later publishes of the turn are checked as if the earlier ones were
+ * accepted: their seqs follow on, their producer pairs are duplicates (they are in the
+ * window), their events count against the backlogs.
  */
-import { type DedupeKey, DedupeWindow } from "./dedupe-window.ts";
+import type { DedupeKey } from "./dedupe-window.ts";
 import type { AcceptedEvent } from "./event.ts";
 import type { Attributes } from "./filters.ts";
 import type { PublishResult } from "./broker.ts";
@@ -20,6 +21,8 @@ export interface StagedPublish {
   readonly first: number;
   /** Each new event's dedupe key (undefined when its producer gave no id). */
   readonly keys: readonly (DedupeKey | undefined)[];
+  /** How many of them it remembered in the dedupe window when staged. */
+  readonly remembered: number;
   /** When it was accepted (ms since epoch). */
   readonly acceptedAt: number;
   readonly attributesOf: (event: AcceptedEvent) => Attributes;
@@ -40,9 +43,9 @@ export class CommitGroup {
   events = 0;
   /** Bytes the staged publishes will hold in required backlogs. */
   requiredBytes = 0;
+  /** Producer pairs the staged publishes remembered in the dedupe window, newest of all. */
+  remembered = 0;
   readonly #backlogs = new Map<RequiredSubscription, number>();
-  /** Staged producer pairs by hash, with the seq each was given. */
-  readonly #keys = new Map<number, [DedupeKey, number][]>();
   #outcome: { readonly failure?: Error } | undefined;
   #waiting: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
 
@@ -51,22 +54,12 @@ export class CommitGroup {
     this.events += publish.events.length;
     this.requiredBytes += publish.requiredBytes;
     for (const [sub, unit] of publish.required) this.#backlogs.set(sub, (this.#backlogs.get(sub) ?? 0) + unit.count);
-    publish.keys.forEach((key, index) => {
-      if (key === undefined) return;
-      const same = this.#keys.get(key.hash);
-      if (same) same.push([key, publish.first + index]);
-      else this.#keys.set(key.hash, [[key, publish.first + index]]);
-    });
+    this.remembered += publish.remembered;
   }
 
   /** Events staged for `sub`. */
   backlogOf(sub: RequiredSubscription): number {
     return this.#backlogs.get(sub) ?? 0;
-  }
-
-  /** The seq a staged publish gives this producer pair, if one does. */
-  seqOf(key: DedupeKey): number | undefined {
-    return this.#keys.get(key.hash)?.find(([staged]) => DedupeWindow.samePair(staged, key))?.[1];
   }
 
   /** Why its commit failed; undefined before the commit and after a successful one. */
