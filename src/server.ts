@@ -52,6 +52,7 @@ export function brokerOptionsOf(settings: Settings, clock: Clock): Partial<Broke
     maxWaitingPulls: settings.maxWaitingPulls,
     retainEvents: settings.retainEvents,
     retainMs: settings.retainMs,
+    afterTurn: (callback) => void setImmediate(callback),
   };
   return options;
 }

@@ -140,6 +140,22 @@ export class DedupeWindow {
     this.#insert(slot, key.hash);
   }
 
+  /**
+   * Forgets the `count` pairs remembered last (all of them, if fewer), as if they never
+   * were: what a publish whose commit failed had remembered. Each must have been new when
+   * remembered (a pair remembered again has left its older entry, which stays forgotten);
+   * pairs forgotten to make room for them stay forgotten too.
+   */
+  forgetNewest(count: number): void {
+    for (let i = Math.min(count, this.#count); i > 0; i--) {
+      const slot = (this.#oldest + this.#count - 1) % this.#capacity;
+      this.#count--;
+      this.#keys.forgetLast(slot);
+      const cell = this.#cellOf(slot);
+      if (cell !== -1) this.#removeCell(cell);
+    }
+  }
+
   /** Slots of remembered pairs, oldest first. */
   *#liveSlots(): Iterable<number> {
     for (let i = 0; i < this.#count; i++) yield (this.#oldest + i) % this.#capacity;
@@ -281,6 +297,12 @@ class KeyRing {
 
   forget(slot: number): void {
     this.#used -= this.#unitsOf(slot);
+  }
+
+  /** Takes back the key written last, that of `slot`: the next key goes where it went. */
+  forgetLast(slot: number): void {
+    this.#used -= this.#unitsOf(slot);
+    this.#end = this.#places[KEY_PLACE_FIELDS * slot + START];
   }
 
   /** The units of the slot's key: its source's, then its id's. */

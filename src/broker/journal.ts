@@ -1,9 +1,9 @@
 /**
- * The port through which the core keeps its state durable: everything it decides is
- * written here before it takes effect (a publish, a subscription made or removed) or soon
- * after (progress: acks, deliveries, pauses), and on start the core is rebuilt from what
- * it holds. The core only ever calls it synchronously; an implementation that cannot
- * write throws `StorageError`, and the decision is not taken.
+ * The port through which the core keeps its state durable: what one turn of the event loop
+ * changed is written here in one commit (see `Journal.commit`), before any caller is
+ * answered for it and before a publish takes effect; on start the core is rebuilt from what
+ * it holds. The core only ever calls it synchronously; an implementation that cannot write
+ * throws `StorageError`, having written nothing of that commit.
  */
 import type { AcceptedEvent } from "./event.ts";
 import type { Filter } from "./filters.ts";
@@ -14,7 +14,7 @@ export interface JournalEvent extends AcceptedEvent {
   /** The first seq of the publish that brought it: a publish's events are delivered together. */
   readonly batch: number;
   readonly acceptedAt: number;
-  /** The producer's (`source`, `id`), when the producer chose the id: what the dedupe window remembers. Given to `commitEvents`, and by `recentProducers`; reads may leave it out. */
+  /** The producer's (`source`, `id`), when the producer chose the id: what the dedupe window remembers. Given to `commit`, and by `recentProducers`; reads may leave it out. */
   readonly producer?: { readonly source: string; readonly id: string };
 }
 
@@ -61,15 +61,26 @@ export interface RecoveredState {
   readonly recentProducers: (since: number, max: number) => Iterable<JournalEvent>;
 }
 
+/** What one commit writes: all of it, or nothing. A removed subscription is in neither of the other lists. */
+export interface JournalChanges {
+  /** The events of each publish, in seq order, each publish's seqs following the previous one's. */
+  readonly publishes?: readonly (readonly JournalEvent[])[];
+  /** Subscriptions' records to create or replace. */
+  readonly subscriptions?: readonly SubscriptionRecord[];
+  /** Subscriptions to remove, with their parked events. */
+  readonly removed?: readonly string[];
+  /** Subscriptions whose parked events are replaced by these. */
+  readonly parked?: readonly { readonly subscriptionId: string; readonly events: readonly ParkedRecord[] }[];
+}
+
 export interface Journal {
   recover(): RecoveredState;
-  /** Commits the events of one publish; throws JournalError, having written nothing, when it cannot. */
-  commitEvents(events: readonly JournalEvent[]): void;
-  /** Creates or replaces subscriptions' records, in one transaction. */
-  saveSubscriptions(records: readonly SubscriptionRecord[]): void;
-  removeSubscription(id: string): void;
-  /** Replaces a subscription's parked events. */
-  saveParked(subscriptionId: string, parked: readonly ParkedRecord[]): void;
+  /**
+   * Writes `changes` in one transaction: the core calls it once a turn for everything
+   * changed in that turn (group commit). Throws StorageError, having written nothing of
+   * them, when it cannot.
+   */
+  commit(changes: JournalChanges): void;
   /** Up to `max` events with a seq above `afterSeq`, oldest first. */
   readAfter(afterSeq: number, max: number): JournalEvent[];
   /** The events with a seq in `[from, to]`, oldest first, a page at a time. */

@@ -1,6 +1,8 @@
 /**
  * The engine of one process: the broker core in memory, durable when it is given a
- * journal. Every call is the core's, answered at once.
+ * journal. Every call is the core's, answered at once in memory; with a journal, a call
+ * that changes what a restart brings back (a publish, an ack, a nack, a pause, a
+ * subscription made or removed) is answered once the turn's group commit has written it.
  */
 import { Broker, type BrokerOptions, type PublishOptions, type PullOptions, type SubscriberOptions, type Subscription } from "./broker.ts";
 import type { AckResult, Engine, EngineHealth, EngineStats, LogPage, SubscriptionView } from "./engine.ts";
@@ -11,9 +13,12 @@ import type { RequiredSpec, StreamSpec } from "./subscription-spec.ts";
 
 export class LocalEngine implements Engine {
   readonly broker: Broker;
+  /** Whether calls wait for commits: with a journal. Memory takes none of those paths. */
+  readonly #durable: boolean;
 
   constructor(options: Partial<BrokerOptions> = {}) {
     this.broker = new Broker(options);
+    this.#durable = options.journal !== undefined;
   }
 
   get memory(): MemoryBudget {
@@ -29,19 +34,23 @@ export class LocalEngine implements Engine {
   }
 
   async send(event: unknown, options?: PublishOptions) {
-    return this.broker.send(event, options);
+    return this.#durable ? await this.broker.sendGrouped(event, options) : this.broker.send(event, options);
   }
 
   async sendBatch(events: readonly unknown[], options?: PublishOptions) {
-    return this.broker.sendBatch(events, options);
+    return this.#durable ? await this.broker.sendBatchGrouped(events, options) : this.broker.sendBatch(events, options);
   }
 
   async subscribe(spec: RequiredSpec, options?: SubscriberOptions): Promise<SubscriptionView> {
-    return viewOf(this.broker.subscribe({ kind: "required", ...spec }, options));
+    const view = viewOf(this.broker.subscribe({ kind: "required", ...spec }, options));
+    if (this.#durable) await this.broker.committed();
+    return view;
   }
 
   async subscribeBatch(specs: readonly RequiredSpec[], options?: SubscriberOptions): Promise<SubscriptionView[]> {
-    return this.broker.subscribeBatch(specs, options).map(viewOf);
+    const views = this.broker.subscribeBatch(specs, options).map(viewOf);
+    if (this.#durable) await this.broker.committed();
+    return views;
   }
 
   async openStream(spec: StreamSpec, options?: SubscriberOptions): Promise<StreamSubscription> {
@@ -57,24 +66,33 @@ export class LocalEngine implements Engine {
   }
 
   async remove(id: string, reason?: string): Promise<boolean> {
-    return this.broker.unsubscribe(id, reason);
+    const removed = this.broker.unsubscribe(id, reason);
+    if (removed && this.#durable) await this.broker.committed();
+    return removed;
   }
 
   async setPaused(id: string, paused: boolean): Promise<SubscriptionView> {
-    return viewOf(this.broker.setPaused(id, paused));
+    const view = viewOf(this.broker.setPaused(id, paused));
+    if (this.#durable) await this.broker.committed();
+    return view;
   }
 
-  async pull(id: string, options?: PullOptions) {
-    return await this.broker.pull(id, options);
+  /** An ack in the pull is committed before anything is taken: a failed commit refuses the pull, having delivered nothing. */
+  async pull(id: string, options: PullOptions = {}) {
+    if (!this.#durable || options.ack === undefined) return await this.broker.pull(id, options);
+    await this.ack(id, options.ack);
+    return await this.broker.pull(id, { ...options, ack: undefined });
   }
 
   async ack(id: string, seq: number): Promise<AckResult> {
     const { ackedSeq, backlog } = this.broker.ack(id, seq);
+    if (this.#durable) await this.broker.committed();
     return { ackedSeq, backlog };
   }
 
   async nack(id: string, seq: number): Promise<AckResult> {
     const { ackedSeq, backlog } = this.broker.nack(id, seq);
+    if (this.#durable) await this.broker.committed();
     return { ackedSeq, backlog };
   }
 

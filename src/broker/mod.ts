@@ -25,7 +25,7 @@ export {
 } from "./errors.ts";
 export { type AcceptedEvent, type EventInput, eventInputSchema, utf8Bytes } from "./event.ts";
 export { type Attributes, type Filter, filterSchema, filtersSchema } from "./filters.ts";
-export type { DeliveryRecord, Journal, JournalEvent, ParkedRecord, RecoveredState, SubscriptionRecord } from "./journal.ts";
+export type { DeliveryRecord, Journal, JournalChanges, JournalEvent, ParkedRecord, RecoveredState, SubscriptionRecord } from "./journal.ts";
 export { type EventLog, type Gap, JournaledHistory, type LogRead, RingHistory } from "./history.ts";
 export { BUDGET_SHARES, type BudgetPartName, MemoryBudget, MemoryPart } from "./memory-budget.ts";
 export { type Delivery, type ParkedEvent, RequiredSubscription } from "./required-subscription.ts";

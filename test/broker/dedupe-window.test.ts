@@ -7,7 +7,7 @@ import { DedupeWindow } from "../../src/broker/dedupe-window.ts";
 const WINDOW_MS = 1_000;
 
 class ModelWindow {
-  readonly pairs: { key: string; units: number; seq: number; at: number }[] = [];
+  readonly pairs: { key: string; units: number; seq: number; at: number; fresh: boolean }[] = [];
   constructor(readonly maxEntries: number, readonly maxUnits = Infinity) {}
 
   seqOf(key: string, now: number): number | undefined {
@@ -16,30 +16,41 @@ class ModelWindow {
   }
 
   remember(key: string, units: number, seq: number, now: number): void {
+    const fresh = this.pairs.every((pair) => pair.key !== key);
     if (this.pairs.length === this.maxEntries) this.pairs.shift();
     while (this.pairs.reduce((sum, pair) => sum + pair.units, 0) + units > this.maxUnits) this.pairs.shift();
-    this.pairs.push({ key, units, seq, at: now });
+    this.pairs.push({ key, units, seq, at: now, fresh });
+  }
+
+  /** Whether the last `count` pairs were each new when remembered: `forgetNewest` is for those alone. */
+  canForget(count: number): boolean {
+    return this.pairs.slice(-count).every((pair) => pair.fresh);
+  }
+
+  forgetNewest(count: number): void {
+    this.pairs.splice(Math.max(0, this.pairs.length - count));
   }
 }
 
 // A pair is a short text split into source and id at `split`, so pairs with the same
 // characters but another split are different pairs.
-const operation = fc.record({
+const operationFields = {
   text: fc.oneof(fc.integer({ min: 0, max: 60 }).map(String), fc.string({ maxLength: 8 })),
   split: fc.integer({ min: 0, max: 2 }),
   remember: fc.boolean(),
   preload: fc.boolean(),
   elapsed: fc.integer({ min: 0, max: 40 }),
-});
+};
+const operation = fc.record(operationFields);
 
 // `preload` is only a hint about what is read next: the model has no counterpart to it.
-type Operation = { text: string; split: number; remember: boolean; preload: boolean; elapsed: number };
+type Operation = { text: string; split: number; remember: boolean; preload: boolean; elapsed: number; forget?: number };
 
 function agreesWithModel(maxEntries: number, operations: Operation[], maxBytes?: number): void {
   const window = new DedupeWindow(WINDOW_MS, maxEntries, maxBytes);
   const model = new ModelWindow(window.capacity, (window.bytes - window.capacity * DedupeWindow.ENTRY_BYTES) / 2);
   let now = 0;
-  operations.forEach(({ text, split, remember, preload, elapsed }, seq) => {
+  operations.forEach(({ text, split, remember, preload, elapsed, forget = 0 }, seq) => {
     now += elapsed;
     const [source, id] = [`/${text.slice(0, split)}`, text.slice(split)];
     const pair = JSON.stringify([source, id]);
@@ -49,8 +60,29 @@ function agreesWithModel(maxEntries: number, operations: Operation[], maxBytes?:
       window.remember(DedupeWindow.keyOf(source, id), seq, now);
       model.remember(pair, source.length + id.length, seq, now);
     }
+    if (forget > 0 && model.canForget(forget)) {
+      const forgotten = model.pairs.slice(-forget);
+      window.forgetNewest(forget);
+      model.forgetNewest(forget);
+      for (const { key } of [...forgotten, ...model.pairs]) {
+        const [source, id] = JSON.parse(key) as [string, string];
+        assert.equal(window.seqOf(DedupeWindow.keyOf(source, id), now), model.seqOf(key, now), `seqOf(${key}) after forgetting ${forget} at step ${seq}`);
+      }
+    }
   });
+  for (const { key } of model.pairs) {
+    const [source, id] = JSON.parse(key) as [string, string];
+    assert.equal(window.seqOf(DedupeWindow.keyOf(source, id), now), model.seqOf(key, now), `seqOf(${key}) at the end`);
+  }
 }
+
+/** Operations that now and then forget the pairs remembered last, as a failed commit does. */
+const forgetting = fc.record({ ...operationFields, forget: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }) }) });
+
+test("DedupeWindow.forgetNewest() forgets the pairs remembered last as if they never were, and the window goes on", () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.array(forgetting, { minLength: 100, maxLength: 300 }), (max, ops) => agreesWithModel(max, ops)), { numRuns: 300 });
+  fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.array(forgetting.map((op) => ({ ...op, text: op.text.repeat(40) })), { minLength: 100, maxLength: 300 }), (max, ops) => agreesWithModel(max, ops, 4_000)), { numRuns: 200 });
+});
 
 test("DedupeWindow answers as a list of pairs would, for small windows", () => {
   fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.array(operation, { maxLength: 300 }), (max, ops) => agreesWithModel(max, ops)), { numRuns: 300 });

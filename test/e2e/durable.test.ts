@@ -104,6 +104,42 @@ test(`${runtime}: kill -9 under concurrent publishers loses nothing that was ans
   }
 });
 
+test(`${runtime}: an ack answered 200 and a kill -9 right after it: the ack point is back after a restart, and nothing acknowledged comes again`, { timeout: 60_000 }, async () => {
+  const dir = dataDir();
+  let server = await startServer({ BROKER_DATA_DIR: dir });
+  try {
+    const sub = await json(await postJson(`${server.url}/subscriptions`, { name: "ledger", types: ["order.*"] }));
+    const events = Array.from({ length: 100 }, (_, n) => ({ type: "order.new", data: { n } }));
+    await json(await postJson(`${server.url}/events`, events.slice(0, 50)));
+    await json(await postJson(`${server.url}/events`, events.slice(50)));
+    const pulled = await json(await postJson(`${server.url}/subscriptions/${sub.id}/pull`, { max: 100, waitMs: 0 }));
+    assert.equal(pulled.events.length, 100);
+    // Producers keep the broker busy, so that whatever it would do after an answer comes
+    // late: the ack in a pull, then one of its own, each answered, then the process killed.
+    let killed = false;
+    const load = Array.from({ length: 200 }, (_, n) => ({ type: "load", data: { n, text: "x".repeat(400) } }));
+    const producer = async () => {
+      while (!killed) await postJson(`${server.url}/events`, load).then((response) => response.arrayBuffer(), () => undefined);
+    };
+    const producers = [producer(), producer(), producer(), producer()];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await json(await postJson(`${server.url}/subscriptions/${sub.id}/pull`, { waitMs: 0, ack: 50 }));
+    const acked = await json(await postJson(`${server.url}/subscriptions/${sub.id}/ack`, { seq: 100 }));
+    server.child.kill("SIGKILL");
+    killed = true;
+    await Promise.all(producers);
+    await server.stop();
+    assert.equal(acked.ackedSeq, 100);
+
+    server = await startServer({ BROKER_DATA_DIR: dir });
+    assert.equal((await json(await fetch(`${server.url}/subscriptions/${sub.id}`))).ackedSeq, 100, "the ack point answered is kept");
+    assert.deepEqual((await pullAll(server, sub.id)).map((event) => event.seq), [], "nothing acknowledged is delivered again");
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test(`${runtime}: a second broker on the same directory, a damaged database and a directory that is a file are clear errors at start`, { timeout: 30_000 }, async () => {
   const dir = dataDir();
   const first = await startServer({ BROKER_DATA_DIR: dir });

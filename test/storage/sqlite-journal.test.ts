@@ -1,12 +1,12 @@
 // The broker on its SQLite journal: what a restart brings back, and what the journal refuses.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { type AcceptedEvent, Broker, type BrokerOptions, StorageError } from "../../src/broker/mod.ts";
+import { type AcceptedEvent, Broker, type BrokerOptions, LocalEngine, StorageError } from "../../src/broker/mod.ts";
 import { JournalOpenError, SqliteJournal } from "../../src/storage/sqlite-journal.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { parsed, seqsOf } from "../support/broker.ts";
@@ -276,7 +276,7 @@ test("retention keeps or removes a publish whole, and removes about as many even
   try {
     const publish = (first: number, last: number) => {
       const events = Array.from({ length: last - first + 1 }, (_, i) => ({ seq: first + i, type: "t", json: `{"seq":${first + i}}`, size: 10, batch: first, acceptedAt: first }));
-      journal.commitEvents(events);
+      journal.commit({ publishes: [events] });
     };
     publish(1, 3);
     publish(4, 4);
@@ -306,7 +306,7 @@ test("a second journal on the same directory is refused at open, and the first g
   const first = new SqliteJournal(dir, { sync: "normal" });
   try {
     assert.throws(() => new SqliteJournal(dir, { sync: "normal" }), (error: Error) => error instanceof JournalOpenError && /another broker/.test(error.message));
-    first.commitEvents([{ seq: 1, type: "a", json: "{}", size: 2, batch: 1, acceptedAt: 0 }]);
+    first.commit({ publishes: [[{ seq: 1, type: "a", json: "{}", size: 2, batch: 1, acceptedAt: 0 }]] });
     assert.equal(first.recover().lastSeq, 1);
   } finally {
     first.close();
@@ -354,6 +354,63 @@ test("a full disk refuses the publish with StorageError, accepts nothing of it, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("publishes of one turn are one SQLite transaction, each answered after it, in acceptance order", async () => {
+  const dir = dataDir();
+  // sync full: no checkpoint runs on a timer, so the write-ahead log holds every transaction of the test.
+  let journal = new SqliteJournal(dir, { sync: "full" });
+  let engine = new LocalEngine({ clock: new FakeClock(), journal, afterTurn: (callback) => void setImmediate(callback) });
+  try {
+    await engine.subscribe({});
+    const before = walTransactions(dir);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? engine.send({ type: "a", data: i }) : engine.sendBatch([{ type: "a" }, { type: "b" }]))));
+    assert.equal(walTransactions(dir) - before, 1, "one transaction for the turn's 20 publishes");
+    assert.deepEqual(answers.map((answer) => [answer.first, answer.last]), answers.reduce<[number, number][]>((seqs, answer) => [...seqs, [(seqs.at(-1)?.[1] ?? 0) + 1, (seqs.at(-1)?.[1] ?? 0) + answer.accepted]], []), "consecutive, in the order called");
+    await engine.close();
+    journal.close();
+    journal = new SqliteJournal(dir, { sync: "full" });
+    engine = new LocalEngine({ clock: new FakeClock(), journal });
+    assert.equal((await engine.health()).lastSeq, 30, "all of them on disk");
+  } finally {
+    await engine.close();
+    journal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a commit that cannot be written whole writes none of it", () => {
+  const dir = dataDir();
+  const journal = new SqliteJournal(dir, { sync: "normal" });
+  try {
+    const event = (seq: number) => ({ seq, type: "a", json: `{"seq":${seq}}`, size: 9, batch: seq, acceptedAt: 0 });
+    const record = { id: "s-1", name: undefined, types: ["*"], filters: [], owner: undefined, created: 0, options: { ackTimeoutMs: 1, maxBacklog: 1, expireAfterMs: 0, maxDeliveries: 0, maxParked: 1 }, paused: false, pausedFrom: undefined, skipped: [], ackedSeq: 0, lastDeliveredSeq: 0, lastPulledAt: 0, deliveries: [], counters: { delivered: 0, redelivered: 0, parked: 0 } };
+    // The third publish takes the first's seq: SQLite refuses it, after writing the others.
+    assert.throws(() => journal.commit({ subscriptions: [record], publishes: [[event(1)], [event(2)], [event(1)]] }), StorageError);
+    assert.deepEqual([journal.recover().lastSeq, journal.recover().subscriptions.length], [0, 0]);
+    journal.commit({ subscriptions: [record], publishes: [[event(1)], [event(2)]] });
+    assert.deepEqual([journal.recover().lastSeq, journal.recover().subscriptions.length], [2, 1], "the journal goes on");
+  } finally {
+    journal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Transactions in the write-ahead log since it last started over, as SQLite wrote them:
+ * the frames that end one (a non-zero database size in their header) carrying the log's
+ * current salt (https://www.sqlite.org/fileformat2.html#walformat).
+ */
+function walTransactions(dir: string): number {
+  const wal = readFileSync(join(dir, "broker.sqlite-wal"));
+  const frameBytes = 24 + wal.readUInt32BE(8);
+  const salt = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
+  let transactions = 0;
+  for (let at = 32; at + frameBytes <= wal.length; at += frameBytes) {
+    if (wal.readUInt32BE(at + 8) !== salt[0] || wal.readUInt32BE(at + 12) !== salt[1]) break;
+    if (wal.readUInt32BE(at + 4) !== 0) transactions++;
+  }
+  return transactions;
+}
 
 /** Every kept event, read as a stream resuming from the start reads them: the journal's, then the memory window's. */
 function readAll(broker: Broker): AcceptedEvent[] {
