@@ -105,8 +105,8 @@ export function storageRows(r, { fmt, turnsRatio }) {
     durablePublish: () => [["2d. publish batches of 100, durable (events/s)", fmt(r.durablePublish.broker), `in memory ${fmt(r.durablePublish.baseline)}`, turnsRatio(r.durablePublish), "≥ 0.8×"]],
     durableConsume: () => [["3d. acked consumption, durable (events/s)", fmt(r.durableConsume.broker), `Redis Streams, AOF everysec ${fmt(r.durableConsume.baseline)}`, turnsRatio(r.durableConsume), "≥ 1.3×"]],
     restart: () => [["9. durable restart, 1M events, 1,000 subs owing 100k (ms to healthy); disk per event", `${fmt(r.restart.ms)} ms; ${fmt(r.restart.diskBytesPerEvent)} B on disk`, `its JSON ${fmt(r.restart.jsonBytesPerEvent)} B`, `${fmt(r.restart.diskBytesPerEvent / r.restart.jsonBytesPerEvent, 2)}× on disk`, "≤ 2,000 ms"]],
-    redisPublish: () => [["2r. publish batches of 100, on Redis (events/s)", fmt(r.redisPublish.broker), `in memory ${fmt(r.redisPublish.baseline)}`, turnsRatio(r.redisPublish), ""]],
-    redisConsume: () => [["3r. acked consumption, on Redis (events/s)", fmt(r.redisConsume.broker), `Redis Streams, AOF everysec ${fmt(r.redisConsume.baseline)}`, turnsRatio(r.redisConsume), "≥ 0.5×"]],
+    redisPublish: () => [["2r. publish batches of 100, on Redis (events/s)", fmt(r.redisPublish.broker), `in memory ${fmt(r.redisPublish.baseline)}`, turnsRatio(r.redisPublish), "≥ 0.3×"]],
+    redisConsume: () => [["3r. acked consumption, on Redis (events/s)", fmt(r.redisConsume.broker), `Redis Streams, AOF everysec ${fmt(r.redisConsume.baseline)}`, turnsRatio(r.redisConsume), "≥ 0.7×"]],
     fanoutAcross: () => [[
       "5r. fan-out, 1k streams over 2 instances × 100 ev/s",
       r.fanoutAcross.instances.map((i, n) => `instance ${n + 1}: ${fmt(i.delivered)}/${fmt(r.fanoutAcross.sent * i.streams)}, ${i.dropped} dropped, p99 ${fmt(i.p99Ms, 1)} ms`).join("; "),
@@ -114,7 +114,7 @@ export function storageRows(r, { fmt, turnsRatio }) {
       "",
       "0 drops, p99 ≤ 150 ms",
     ]],
-    processes: () => [["10. publish batches of 100 on Redis, 2 processes (events/s)", fmt(r.processes.broker), `1 process ${fmt(r.processes.baseline)}`, turnsRatio(r.processes), ""]],
+    processes: () => [["10. publish batches of 100 on Redis, 2 processes (events/s)", fmt(r.processes.broker), `1 process ${fmt(r.processes.baseline)}`, turnsRatio(r.processes), "≥ 1×"]],
   };
   return Object.entries(rows).filter(([measure]) => r[measure] !== undefined).flatMap(([, build]) => build());
 }
